@@ -1,0 +1,1 @@
+"""CharacterServer: the one store of characters."""

@@ -1,0 +1,186 @@
+"""CharacterServer process: the one store of characters, serving every world's daemon over its 7001 port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgspec
+
+from shardkit.characters.names import character_name_problem
+from shardkit.characters.schemas import (
+    CharacterRef,
+    CharacterState,
+    CharacterSummary,
+    CreateCharacter,
+    ListCharacters,
+    SaveCharacter,
+    SaveResult,
+)
+from shardkit.config.settings import Settings
+from shardkit.master.schemas import DaemonAddress, WorldAnnounced
+from shardkit.runtime.main import announce
+from shardkit.store import characters as store
+from shardkit.store.accounts import NameTaken
+from shardkit.store.database import Database
+from shardkit.wire.link import ServiceLink
+from shardkit.wire.rpc import Router, RpcConnection, RpcError, rpc
+
+log = logging.getLogger("shardkit.characters")
+
+
+def _to_wire(state: store.CharacterState) -> CharacterState:
+    return msgspec.convert(msgspec.structs.asdict(state), CharacterState)
+
+
+def _to_store(state: CharacterState) -> store.CharacterState:
+    return msgspec.convert(msgspec.structs.asdict(state), store.CharacterState)
+
+
+class CharacterService:
+    """What daemons may ask of the character server, each for its own world only."""
+
+    def __init__(self, server: CharacterServer) -> None:
+        self.server = server
+
+    @staticmethod
+    def _own_world(conn: RpcConnection, world: str) -> None:
+        assert conn.identity is not None
+        if world != conn.identity.name:
+            raise RpcError("forbidden", f"daemon of '{conn.identity.name}' asked about '{world}'")
+
+    @rpc("list_characters", ListCharacters, roles=("daemon",))
+    async def list_characters(self, conn: RpcConnection, p: ListCharacters) -> list[CharacterSummary]:
+        """The account's characters in this world."""
+        self._own_world(conn, p.world)
+        rows = await self.server.store.list(p.account_id, p.world)
+        return [CharacterSummary(c.id, c.name, c.zone, c.level) for c in rows]
+
+    @rpc("create_character", CreateCharacter, roles=("daemon",))
+    async def create_character(self, conn: RpcConnection, p: CreateCharacter) -> CharacterSummary:
+        """Create a character; the name is unique per world and must pass the name rules."""
+        self._own_world(conn, p.world)
+        problem = character_name_problem(p.name)
+        if problem:
+            raise RpcError("bad_name", problem)
+        try:
+            state = await self.server.store.create(p.account_id, p.world, p.name, p.zone, p.x, p.y)
+        except NameTaken:
+            raise RpcError("name_taken", f"'{p.name}' is taken in {p.world}") from None
+        self.server.audit("characters", "create", f"{p.world}/{p.name}", {"account_id": p.account_id})
+        return CharacterSummary(state.id, state.name, state.zone, state.level)
+
+    @rpc("delete_character", CharacterRef, roles=("daemon",))
+    async def delete_character(self, conn: RpcConnection, p: CharacterRef) -> dict[str, Any]:
+        """Soft-delete a character (a GM can restore it)."""
+        self._own_world(conn, p.world)
+        if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
+            raise RpcError("in_play", f"'{p.name}' is in play; log out first")
+        if not await self.server.store.delete(p.account_id, p.world, p.name):
+            raise RpcError("no_such_character", f"no character '{p.name}'")
+        self.server.audit("characters", "delete", f"{p.world}/{p.name}", {"account_id": p.account_id})
+        return {"ok": True}
+
+    @rpc("load_character", CharacterRef, roles=("daemon",))
+    async def load_character(self, conn: RpcConnection, p: CharacterRef) -> CharacterState:
+        """Load a character to put it in play; one live character per account across all worlds."""
+        self._own_world(conn, p.world)
+        claim = self.server.claims.get(p.account_id)
+        if claim is not None and claim[0] != p.world:
+            raise RpcError("already_playing", f"this account is playing in '{claim[0]}'")
+        state = await self.server.store.load(p.account_id, p.world, p.name)
+        if state is None:
+            raise RpcError("no_such_character", f"no character '{p.name}'")
+        self.server.claims[p.account_id] = (p.world, state.name.casefold())
+        return _to_wire(state)
+
+    @rpc("save_character", SaveCharacter, roles=("daemon",))
+    async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> SaveResult:
+        """Save a character state based on ``version``; answered only after the commit. Stale saves are refused."""
+        self._own_world(conn, p.state.world)
+        result = await self.server.batcher.save(_to_store(p.state))
+        if p.final and result.ok and self.server.claims.get(p.state.account_id, ("",))[0] == p.state.world:
+            self.server.claims.pop(p.state.account_id, None)
+        return SaveResult(result.id, result.ok, result.version, result.reason)
+
+
+class MasterEvents:
+    """Notifications the master sends the character server."""
+
+    def __init__(self, server: CharacterServer) -> None:
+        self.server = server
+
+    @rpc("world_announced", WorldAnnounced, roles=("master",))
+    def world_announced(self, conn: RpcConnection, p: WorldAnnounced) -> None:
+        """A world was announced: link to its daemon's character port."""
+        self.server.link_daemon(DaemonAddress(p.world, p.host, p.port))
+
+
+class CharacterServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.claims: dict[int, tuple[str, str]] = {}  # account -> (world, character name key)
+        self.daemon_links: dict[str, ServiceLink] = {}
+        self.store: store.CharacterStore
+        self.batcher: store.SaveBatcher
+        self._daemon_router = Router.for_services(CharacterService(self))
+        self.gm_link: ServiceLink | None = None
+
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
+        if self.gm_link is None or not self.gm_link.notify("audit", actor, action, target, detail):
+            log.info("audit (GM server not linked): %s %s %s %s", actor, action, target, detail)
+
+    def link_daemon(self, address: DaemonAddress) -> None:
+        current = self.daemon_links.get(address.world)
+        if current is not None and (current.host, current.port) == (address.host, address.port):
+            return
+        if current is not None:
+            asyncio.ensure_future(current.stop())
+        self.release_world(address.world)
+        link = ServiceLink(
+            address.host, address.port, role="characters", name="characters",
+            secret=self.settings.secrets.key("daemon_link"), peer_role="daemon",
+            router=self._daemon_router,
+        )
+        self.daemon_links[address.world] = link
+        link.start()
+        log.info("linking to the daemon of %s at %s:%s", address.world, address.host, address.port)
+
+    def release_world(self, world: str) -> None:
+        for account, claim in list(self.claims.items()):
+            if claim[0] == world:
+                del self.claims[account]
+
+    async def _on_master_up(self, conn: RpcConnection) -> None:
+        for address in msgspec.convert(await conn.call("daemons"), list[DaemonAddress]):
+            self.link_daemon(address)
+
+    async def run(self, stop: asyncio.Event) -> int:
+        settings = self.settings
+        url = settings.database_url(settings.server.characters.database_url, "characters.db")
+        db = await Database.open(url, schema="characters")
+        self.store = store.CharacterStore(db)
+        self.batcher = store.SaveBatcher(self.store)
+        self.batcher.start()
+        master = settings.server.master
+        master_link = ServiceLink(
+            master.host, master.port, role="characters", name="characters",
+            secret=settings.secrets.key("master_link"), peer_role="master",
+            router=Router.for_services(MasterEvents(self)), on_up=self._on_master_up,
+        )
+        gm = settings.server.gm
+        self.gm_link = ServiceLink(
+            gm.host, gm.port, role="characters", name="characters",
+            secret=settings.secrets.key("gm_link"), peer_role="gm",
+        )
+        master_link.start()
+        self.gm_link.start()
+        announce(f"characters linking to master {master.host}:{master.port} and gm {gm.host}:{gm.port}")
+        await stop.wait()
+        log.info("character server stopping")
+        for link in [master_link, self.gm_link, *self.daemon_links.values()]:
+            await link.stop()
+        await self.batcher.close()
+        await db.close()
+        return 0

@@ -1,0 +1,151 @@
+"""The ``shardkit`` command: start any component, the whole cluster, or the terminal client."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from shardkit.config.settings import ConfigError, Settings, load_settings
+from shardkit.runtime.main import run_until_signalled, setup_logging
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    root = Path(args.root).resolve()
+    try:
+        settings = load_settings(root)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}\n(run 'shardkit init' or 'shardkit up' in {root} to create the config)")
+    setup_logging(settings.server.cluster.log_level, args.command)
+    return settings
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from shardkit.config.defaults import ensure_config
+
+    written = ensure_config(Path(args.root).resolve())
+    for path in written:
+        print(f"created {path}")
+    if not written:
+        print("serverconfig/ is already complete")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from shardkit.up import run_up
+
+    setup_logging("INFO", "up")
+    return run_until_signalled(lambda stop: run_up(Path(args.root).resolve(), stop))
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    from shardkit.master.server import MasterServer
+
+    return run_until_signalled(MasterServer(_settings(args)).run)
+
+
+def cmd_gm(args: argparse.Namespace) -> int:
+    from shardkit.gm.server import GMServer
+
+    return run_until_signalled(GMServer(_settings(args)).run)
+
+
+def cmd_characters(args: argparse.Namespace) -> int:
+    from shardkit.characters.server import CharacterServer
+
+    return run_until_signalled(CharacterServer(_settings(args)).run)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from shardkit.daemon.server import WorldDaemon
+
+    settings = _settings(args)
+    try:
+        world = settings.world(args.world)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}")
+    return run_until_signalled(WorldDaemon(settings, world).run)
+
+
+def cmd_world(args: argparse.Namespace) -> int:
+    from shardkit.world.server import WorldServer
+
+    settings = _settings(args)
+    try:
+        server = WorldServer(settings, settings.world(args.world), args.cluster,
+                             args.daemon_ip, args.daemon_port)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}")
+    return run_until_signalled(server.run)
+
+
+def cmd_imp(args: argparse.Namespace) -> int:
+    from shardkit.imp.agent import WorldImp
+
+    settings = _settings(args)
+    return run_until_signalled(WorldImp(settings, args.daemon_ip, args.daemon_port, args.name).run)
+
+
+def cmd_zone(args: argparse.Namespace) -> int:
+    from shardkit.zone.server import ZoneServer, zone_secret_from_env
+
+    settings = _settings(args)
+    secret = zone_secret_from_env()
+    os.environ.pop("SHARDKIT_ZONE_SECRET", None)
+    server = ZoneServer(settings, settings.world(args.world), args.zone, args.port, args.worldport,
+                        args.bind, secret)
+    return run_until_signalled(server.run)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from shardkit.client.terminal import run_terminal_client
+
+    return run_terminal_client(args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shardkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func: object, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--root", default=".", help="folder holding serverconfig/ (default: here)")
+        p.set_defaults(func=func)
+        return p
+
+    command("init", cmd_init, "write serverconfig/ with safe defaults and new secrets")
+    command("up", cmd_up, "start the whole cluster on this machine (Ctrl-C stops it)")
+    command("master", cmd_master, "run the MasterServer")
+    command("gm", cmd_gm, "run the GMServer")
+    command("characters", cmd_characters, "run the CharacterServer")
+    p = command("daemon", cmd_daemon, "run the WorldDaemon of one world")
+    p.add_argument("--world", required=True)
+    p = command("world", cmd_world, "run one WorldServer (normally started by its daemon or an imp)")
+    p.add_argument("--world", required=True)
+    p.add_argument("--cluster", type=int, default=0)
+    p.add_argument("--daemon-ip", dest="daemon_ip")
+    p.add_argument("--daemon-port", dest="daemon_port", type=int)
+    p = command("imp", cmd_imp, "run a WorldImp that starts WorldServers for a daemon")
+    p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
+    p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
+    p.add_argument("--name", help="imp name the world config refers to (default: host name)")
+    p = command("zone", cmd_zone, "run one zone (normally started by its WorldServer)")
+    p.add_argument("--world", required=True)
+    p.add_argument("--zone", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--worldport", type=int, required=True)
+    p.add_argument("--bind", default="127.0.0.1")
+    p = command("play", cmd_play, "the terminal client")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=2002)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

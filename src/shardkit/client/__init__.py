@@ -1,0 +1,1 @@
+"""Client: the player-side library and the terminal client."""

@@ -1,0 +1,278 @@
+"""Player-side library: log in to the master, enter a world, manage characters, play in a zone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from shardkit.characters.schemas import CharacterSummary
+from shardkit.master.accounts_rules import password_problem
+from shardkit.master.schemas import (
+    AccountInfo,
+    LoginDone,
+    LoginStarted,
+    RegistrationRules,
+    WorldEntry,
+    WorldInfo,
+)
+from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect, params_of, rpc
+from shardkit.wire.scram import ScramClientSession, ScramError, make_verifier
+from shardkit.world.schemas import Welcome, ZoneEntry
+from shardkit.zone.schemas import Entered
+
+
+class SnapshotMsg(msgspec.Struct, array_like=True):
+    tick: int
+    rows: list[tuple[int, str, float, float]]
+
+
+class ChatMsg(msgspec.Struct, array_like=True):
+    speaker: str
+    text: str
+
+
+class TextMsg(msgspec.Struct, array_like=True):
+    text: str
+
+
+class EntityMsg(msgspec.Struct, array_like=True):
+    entity_id: int
+
+
+class ErrorMsg(msgspec.Struct, array_like=True):
+    error: dict[str, str]
+
+
+@dataclass
+class Seen:
+    """Another entity as the last snapshot showed it."""
+
+    name: str
+    x: float
+    y: float
+    tick: int
+
+
+@dataclass
+class ClientState:
+    """Everything the servers told this client, for a UI or a test to read."""
+
+    tick: int = 0
+    seen: dict[int, Seen] = field(default_factory=dict)
+    chat: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    kicked: str | None = None
+    zone_lost: str | None = None
+    snapshots: int = 0
+
+
+class ServerEvents:
+    """Notifications servers send a player; each updates ClientState and wakes waiters."""
+
+    def __init__(self, client: GameClient) -> None:
+        self.client = client
+
+    @rpc("snapshot", SnapshotMsg, public=True)
+    def snapshot(self, conn: RpcConnection, p: SnapshotMsg) -> None:
+        """What the player can see this tick: [[entity_id, name, x, y], ...]."""
+        state = self.client.state
+        state.tick = p.tick
+        state.snapshots += 1
+        state.seen = {eid: Seen(name, x, y, p.tick) for eid, name, x, y in p.rows}
+        self.client.changed()
+
+    @rpc("chat", ChatMsg, public=True)
+    def chat(self, conn: RpcConnection, p: ChatMsg) -> None:
+        """Someone in the zone said something."""
+        self.client.state.chat.append((p.speaker, p.text))
+        self.client.changed()
+
+    @rpc("left", EntityMsg, public=True)
+    def left(self, conn: RpcConnection, p: EntityMsg) -> None:
+        """An entity left the zone."""
+        self.client.state.seen.pop(p.entity_id, None)
+        self.client.changed()
+
+    @rpc("kicked", TextMsg, public=True)
+    def kicked(self, conn: RpcConnection, p: TextMsg) -> None:
+        """The server is about to disconnect us, and says why."""
+        self.client.state.kicked = p.text
+        self.client.changed()
+
+    @rpc("broadcast", TextMsg, public=True)
+    def broadcast(self, conn: RpcConnection, p: TextMsg) -> None:
+        """A message from the administrators to everyone."""
+        self.client.state.notices.append(p.text)
+        self.client.changed()
+
+    @rpc("zone_lost", TextMsg, public=True)
+    def zone_lost(self, conn: RpcConnection, p: TextMsg) -> None:
+        """Our zone process went down; enter the game again once it is back."""
+        self.client.state.zone_lost = p.text
+        self.client.changed()
+
+    @rpc("error", ErrorMsg, public=True)
+    def error(self, conn: RpcConnection, p: ErrorMsg) -> None:
+        """A server-side error about something we sent as a notification."""
+        self.client.state.notices.append(f"error: {p.error.get('message', p.error)}")
+        self.client.changed()
+
+
+class GameClient:
+    """One player's connections: master, then a world, then a zone."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 2002) -> None:
+        self.host = host
+        self.port = port
+        self.master: RpcConnection | None = None
+        self.world: RpcConnection | None = None
+        self.zone: RpcConnection | None = None
+        self.account: AccountInfo | None = None
+        self.entered: Entered | None = None
+        self.world_name = ""
+        self.state = ClientState()
+        self._router = Router.for_services(ServerEvents(self))
+        self._waiters: list[asyncio.Future[None]] = []
+
+    # -------------------------------------------------------------- events
+    def changed(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_for(self, predicate: Callable[[ClientState], Any], timeout: float = 10.0) -> Any:
+        """Wait until ``predicate(state)`` is truthy (checked on every server event)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate(self.state)
+            if result:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise asyncio.TimeoutError("condition not met in time")
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    # -------------------------------------------------------------- master
+    async def _master(self) -> RpcConnection:
+        if self.master is None or self.master.closed.is_set():
+            self.master = await connect(self.host, self.port, self._router)
+        return self.master
+
+    async def register(self, name: str, password: str) -> AccountInfo:
+        """Create an account; only a salted verifier leaves this machine."""
+        problem = password_problem(password)
+        if problem:
+            raise RpcError("bad_password", problem)
+        master = await self._master()
+        rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
+        verifier = await asyncio.to_thread(make_verifier, password, rules.iterations)
+        result = await master.call("register", name, *params_of(verifier))
+        return msgspec.convert(result, AccountInfo)
+
+    async def login(self, name: str, password: str) -> AccountInfo:
+        """SCRAM-SHA-256 login: proves the password without sending it, and checks the server too."""
+        master = await self._master()
+        scram = ScramClientSession(name, password)
+        started = msgspec.convert(await master.call("login_start", name, scram.first()), LoginStarted)
+        client_final = await asyncio.to_thread(scram.final, started.server_first)
+        done = msgspec.convert(await master.call("login_finish", client_final), LoginDone)
+        try:
+            scram.verify(done.server_final)
+        except ScramError:
+            master.close("server failed SCRAM")
+            raise RpcError("auth_failed", "the server could not prove it knows the account") from None
+        self.account = done.account
+        return done.account
+
+    async def worlds(self) -> list[WorldInfo]:
+        master = await self._master()
+        return msgspec.convert(await master.call("worlds"), list[WorldInfo])
+
+    # --------------------------------------------------------------- world
+    async def enter_world(self, name: str) -> Welcome:
+        """Get a ticket from the master and log in to the world with it."""
+        master = await self._master()
+        entry = msgspec.convert(await master.call("enter_world", name), WorldEntry)
+        if self.world is not None:
+            self.world.close("changing world")
+        self.world = await connect(entry.host, entry.port, self._router)
+        welcome = msgspec.convert(await self.world.call("ticket_login", entry.ticket), Welcome)
+        self.world_name = welcome.world
+        return welcome
+
+    def _in_world(self) -> RpcConnection:
+        if self.world is None or self.world.closed.is_set():
+            raise RpcError("not_in_world", "enter a world first")
+        return self.world
+
+    async def characters(self) -> list[CharacterSummary]:
+        return msgspec.convert(await self._in_world().call("characters"), list[CharacterSummary])
+
+    async def create_character(self, name: str) -> CharacterSummary:
+        return msgspec.convert(
+            await self._in_world().call("create_character", name), CharacterSummary
+        )
+
+    async def delete_character(self, name: str) -> None:
+        await self._in_world().call("delete_character", name)
+
+    # ---------------------------------------------------------------- zone
+    async def enter_game(self, character: str) -> Entered:
+        """Ask the world for a zone and a zone ticket, and enter the zone."""
+        entry = msgspec.convert(await self._in_world().call("enter_game", character), ZoneEntry)
+        if self.zone is not None:
+            self.zone.close("changing zone")
+        self.state.zone_lost = None
+        self.state.seen.clear()
+        self.zone = await connect(entry.host, entry.port, self._router)
+        self.entered = msgspec.convert(await self.zone.call("zone_login", entry.ticket), Entered)
+        return self.entered
+
+    def _in_zone(self) -> RpcConnection:
+        if self.zone is None or self.zone.closed.is_set():
+            raise RpcError("not_in_zone", "enter the game first")
+        return self.zone
+
+    def move(self, dx: float, dy: float) -> None:
+        """Walk in a direction (each axis -1..1); (0, 0) stops."""
+        self._in_zone().notify("input", dx, dy)
+
+    def say(self, text: str) -> None:
+        self._in_zone().notify("say", text)
+
+    def me(self) -> Seen | None:
+        if self.entered is None:
+            return None
+        return self.state.seen.get(self.entered.entity_id)
+
+    async def leave_game(self) -> None:
+        """Log out of the zone; returns once the character is saved."""
+        if self.zone is not None and not self.zone.closed.is_set():
+            try:
+                await self.zone.call("logout")
+            finally:
+                self.zone.close("logged out")
+        self.zone = None
+        self.entered = None
+
+    async def close(self) -> None:
+        """Leave the game (saving), then drop the world and master connections."""
+        try:
+            await self.leave_game()
+        except RpcError:
+            pass
+        for conn in (self.world, self.master):
+            if conn is not None:
+                conn.close("client closed")
+        self.world = self.master = None

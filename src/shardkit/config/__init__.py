@@ -1,0 +1,1 @@
+"""Cluster configuration: TOML files under serverconfig/, safe defaults, generated secrets."""

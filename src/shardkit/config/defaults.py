@@ -1,0 +1,100 @@
+"""First run: write serverconfig/ with commented safe defaults and freshly generated secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shardkit.config.settings import (
+    CONFIG_DIR,
+    generate_secrets,
+    secrets_toml,
+    write_private,
+)
+
+SERVER_TOML = """\
+# shardkit cluster settings: master, GM server and character server.
+# Every value shown is the default; delete a line to go back to it.
+
+[cluster]
+data_dir = "data"              # databases, host keys and logs (relative to this folder's parent)
+bind = "127.0.0.1"             # where game and service ports listen; "0.0.0.0" to open them
+public_address = "127.0.0.1"   # the address clients and other machines are told to dial
+log_level = "INFO"
+
+[master]
+host = "127.0.0.1"             # where daemons and the character server reach the master
+port = 2002
+database_url = ""              # "" = SQLite data/master.db; or "postgresql+asyncpg://user@host/db"
+scram_iterations = 4096
+ticket_ttl_s = 30.0
+heartbeat_timeout_s = 6.0
+
+[master.manhole]               # telnet admin console; password is in secrets.toml
+host = "127.0.0.1"
+port = 8192
+username = "admin"
+allowed_ips = ["127.0.0.1/32", "::1/128"]
+
+[gm]
+host = "127.0.0.1"
+port = 1998
+database_url = ""              # "" = SQLite data/gm.db
+
+[characters]
+database_url = ""              # "" = SQLite data/characters.db
+save_interval_s = 30.0         # periodic save of every character in play
+"""
+
+WORLD_TOML = """\
+# One world: its daemon, its WorldServers ("clusters") and their zones.
+name = "{name}"
+capacity = 1000
+world_port = 2006              # client port of cluster N is world_port + N
+ssh_port = 6000                # SSH console of cluster N is ssh_port + N
+zone_base_port = 29000         # zone i of cluster N listens on zone_base_port + 100*N + i
+tick_hz = 10.0
+view_radius = 60.0
+
+[daemon]
+host = "127.0.0.1"             # where world servers and imps reach this daemon
+world_port = 7000              # WorldServers connect here
+characters_port = 7001         # the CharacterServer connects here
+imp_port = 7005                # WorldImps connect here
+
+[daemon.console]               # telnet console; password is in secrets.toml
+host = "127.0.0.1"
+port = 7002
+username = "admin"
+allowed_ips = ["127.0.0.1/32", "::1/128"]
+
+[ssh]                          # WorldServer SSH console; password is in secrets.toml
+host = "127.0.0.1"
+username = "admin"
+allowed_ips = ["127.0.0.1/32", "::1/128"]
+
+[[clusters]]
+number = 0
+zones = ["town", "meadow"]
+runs_on = "local"              # or "imp:<name>" to start it through a WorldImp of that name
+"""
+
+
+def ensure_config(root: Path, world_name: str = "Atlantis") -> list[Path]:
+    """Create whatever of serverconfig/ is missing; returns the files written."""
+    config_dir = root / CONFIG_DIR
+    (config_dir / "worlds").mkdir(parents=True, exist_ok=True)
+    written = []
+    server = config_dir / "server.toml"
+    if not server.exists():
+        server.write_text(SERVER_TOML)
+        written.append(server)
+    worlds = config_dir / "worlds"
+    if not any(worlds.glob("*.toml")):
+        world = worlds / f"{world_name}.toml"
+        world.write_text(WORLD_TOML.format(name=world_name))
+        written.append(world)
+    secrets = config_dir / "secrets.toml"
+    if not secrets.exists():
+        write_private(secrets, secrets_toml(generate_secrets()))
+        written.append(secrets)
+    return written

@@ -1,0 +1,204 @@
+"""Typed cluster settings read from serverconfig/: server.toml, worlds/<name>.toml and secrets.toml.
+
+Every setting has a safe default (everything binds to 127.0.0.1 until you say
+otherwise); secrets have none and are generated on first use into a file only its
+owner can read. Unknown keys are errors, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as pysecrets
+from pathlib import Path
+
+import msgspec
+
+CONFIG_DIR = "serverconfig"
+LOOPBACK_ONLY = ["127.0.0.1/32", "::1/128"]
+
+
+class ConfigError(Exception):
+    """A config file is missing, malformed or has a bad value; the message says where."""
+
+
+class Console(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 0
+    username: str = "admin"
+    allowed_ips: list[str] = msgspec.field(default_factory=lambda: list(LOOPBACK_ONLY))
+
+
+class Cluster(msgspec.Struct, forbid_unknown_fields=True):
+    data_dir: str = "data"
+    bind: str = "127.0.0.1"  # where the game and service ports listen
+    public_address: str = "127.0.0.1"  # what the master tells clients and peers to dial
+    log_level: str = "INFO"
+
+
+class Master(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"  # where daemons and the character server find the master
+    port: int = 2002
+    database_url: str = ""  # empty: SQLite file master.db in the data directory
+    scram_iterations: int = 4096
+    ticket_ttl_s: float = 30.0
+    heartbeat_timeout_s: float = 6.0
+    manhole: Console = msgspec.field(default_factory=lambda: Console(port=8192))
+
+
+class GM(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 1998
+    database_url: str = ""
+
+
+class Characters(msgspec.Struct, forbid_unknown_fields=True):
+    database_url: str = ""
+    save_interval_s: float = 30.0
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    cluster: Cluster = msgspec.field(default_factory=Cluster)
+    master: Master = msgspec.field(default_factory=Master)
+    gm: GM = msgspec.field(default_factory=GM)
+    characters: Characters = msgspec.field(default_factory=Characters)
+
+
+class Daemon(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"  # where world servers and imps reach this daemon
+    world_port: int = 7000
+    characters_port: int = 7001
+    imp_port: int = 7005
+    console: Console = msgspec.field(default_factory=lambda: Console(port=7002))
+
+
+class ClusterSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """One WorldServer: its number, its zones, and where it runs."""
+
+    number: int = 0
+    zones: list[str] = msgspec.field(default_factory=lambda: ["town"])
+    runs_on: str = "local"  # "local", or "imp:<name>" for a WorldImp of that name
+
+
+class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = "Atlantis"
+    capacity: int = 1000
+    world_port: int = 2006  # + cluster number
+    ssh_port: int = 6000  # + cluster number
+    zone_base_port: int = 29000  # + 100 x cluster number + zone index
+    tick_hz: float = 10.0
+    view_radius: float = 60.0
+    daemon: Daemon = msgspec.field(default_factory=Daemon)
+    ssh: Console = msgspec.field(default_factory=Console)
+    clusters: list[ClusterSpec] = msgspec.field(default_factory=lambda: [ClusterSpec()])
+
+    def cluster(self, number: int) -> ClusterSpec:
+        for spec in self.clusters:
+            if spec.number == number:
+                return spec
+        raise ConfigError(f"world '{self.name}' has no cluster {number}")
+
+
+class Secrets(msgspec.Struct, forbid_unknown_fields=True):
+    """Link secrets and console passwords, generated on first run (hex strings)."""
+
+    master_link: str  # daemons and the character server, to the master
+    gm_link: str  # the character server, to the GM server
+    daemon_link: str  # world servers, imps and the character server, to a daemon
+    ticket_key: str  # master signs world tickets, world servers check them
+    manhole_password: str
+    daemon_console_password: str
+    world_console_password: str
+
+    def key(self, field: str) -> bytes:
+        return bytes.fromhex(getattr(self, field))
+
+
+class Settings(msgspec.Struct):
+    """Everything one machine of the cluster knows, and where it came from."""
+
+    root: Path
+    server: ServerSettings
+    worlds: dict[str, WorldSettings]
+    secrets: Secrets
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / CONFIG_DIR
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.server.cluster.data_dir)
+        return path if path.is_absolute() else self.root / path
+
+    def database_url(self, configured: str, filename: str) -> str:
+        if configured:
+            return configured
+        return f"sqlite+aiosqlite:///{self.data_dir / filename}"
+
+    def world(self, name: str) -> WorldSettings:
+        try:
+            return self.worlds[name]
+        except KeyError:
+            known = ", ".join(sorted(self.worlds)) or "none"
+            raise ConfigError(f"no world '{name}' in {self.config_dir}/worlds (have: {known})")
+
+
+def _decode(path: Path, kind: type) -> object:
+    try:
+        return msgspec.toml.decode(path.read_bytes(), type=kind)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+_WORLD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+
+
+def load_settings(root: Path) -> Settings:
+    """Read serverconfig/ under root. Raises ConfigError naming the file and key at fault."""
+    config_dir = root / CONFIG_DIR
+    server = _decode(config_dir / "server.toml", ServerSettings)
+    assert isinstance(server, ServerSettings)
+    worlds: dict[str, WorldSettings] = {}
+    for path in sorted((config_dir / "worlds").glob("*.toml")):
+        world = _decode(path, WorldSettings)
+        assert isinstance(world, WorldSettings)
+        if not _WORLD_NAME.match(world.name):
+            raise ConfigError(f"{path}: world name '{world.name}' must be 1-32 letters/digits/_-")
+        if world.name in worlds:
+            raise ConfigError(f"{path}: world '{world.name}' is defined twice")
+        worlds[world.name] = world
+    secrets_path = config_dir / "secrets.toml"
+    secrets = _decode(secrets_path, Secrets)
+    assert isinstance(secrets, Secrets)
+    mode = secrets_path.stat().st_mode & 0o077
+    if mode and os.name == "posix":
+        raise ConfigError(f"{secrets_path} is readable by others; run: chmod 600 {secrets_path}")
+    return Settings(root=root, server=server, worlds=worlds, secrets=secrets)
+
+
+def generate_secrets() -> Secrets:
+    def key() -> str:
+        return pysecrets.token_hex(32)
+
+    def password() -> str:
+        return pysecrets.token_urlsafe(18)
+
+    return Secrets(key(), key(), key(), key(), password(), password(), password())
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create a file only its owner can read or write (fails if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def secrets_toml(secrets: Secrets) -> str:
+    lines = ["# Generated by shardkit on first run. Keep private (mode 600); never commit.",
+             "# Copy this file to every machine of the cluster."]
+    for name in Secrets.__struct_fields__:
+        lines.append(f'{name} = "{getattr(secrets, name)}"')
+    return "\n".join(lines) + "\n"

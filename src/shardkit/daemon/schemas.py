@@ -1,0 +1,52 @@
+"""Messages of the daemon's ports: WorldServers on 7000, imps on 7005, and the calls it makes to them."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ZoneAddress(msgspec.Struct):
+    name: str
+    port: int
+
+
+class RegisterCluster(msgspec.Struct, array_like=True):
+    number: int
+    host: str
+    port: int
+
+
+class Population(msgspec.Struct, array_like=True):
+    number: int
+    players: int
+
+
+class AccountCharacters(msgspec.Struct, array_like=True):
+    account_id: int
+
+
+class NewCharacter(msgspec.Struct, array_like=True):
+    account_id: int
+    name: str
+    zone: str
+    x: float
+    y: float
+
+
+class AccountCharacter(msgspec.Struct, array_like=True):
+    account_id: int
+    name: str
+
+
+class StartWorld(msgspec.Struct, array_like=True):
+    """Daemon -> imp: start the WorldServer of this cluster, dialing back to this daemon."""
+
+    world: str
+    cluster: int
+    daemon_host: str
+    daemon_port: int
+
+
+class StopWorld(msgspec.Struct, array_like=True):
+    world: str
+    cluster: int

@@ -1,0 +1,1 @@
+"""GMServer: game-master accounts, commands and the audit log."""

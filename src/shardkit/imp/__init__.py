@@ -1,0 +1,1 @@
+"""WorldImp: agent on another machine that starts WorldServers when its daemon asks."""

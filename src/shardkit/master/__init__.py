@@ -1,0 +1,1 @@
+"""MasterServer: accounts, login, the world list and world-entry tickets."""

@@ -1,0 +1,1 @@
+"""Process plumbing shared by every component: start-up, signals, logging, child processes."""

@@ -1,0 +1,128 @@
+"""``shardkit up``: the whole cluster on one machine, each component its own process, stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from shardkit.config.defaults import ensure_config
+from shardkit.config.settings import Settings, load_settings
+from shardkit.runtime.process import Child, shardkit_command
+
+log = logging.getLogger("shardkit.up")
+
+READY_LINE = "shardkit cluster is up"
+_LOG_LINE = re.compile(r"^(\[[^\]]+\] )*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \S+ (INFO|DEBUG) ")
+
+
+class ClusterLauncher:
+    """Starts every component as a child process, shows what they say, stops them in order."""
+
+    def __init__(self, settings: Settings, out: TextIO = sys.stdout) -> None:
+        self.settings = settings
+        self.out = out
+        self.log_dir = settings.data_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_files: dict[str, TextIO] = {}
+        self.children: list[Child] = []
+        self.expected = {"master listening", "gm listening"}
+        for world in settings.worlds.values():
+            self.expected.add(f"world {world.name} is on the master's list")
+            for spec in world.clusters:
+                if spec.runs_on == "local" or spec.runs_on == "imp:local":
+                    self.expected.add(f"world {world.name}/{spec.number} ready")
+        self.seen: set[str] = set()
+        self.ready = asyncio.Event()
+        self.failed: list[str] = []
+
+    def _on_line(self, name: str, line: str) -> None:
+        handle = self._log_files.get(name)
+        if handle is None:
+            handle = self._log_files[name] = open(self.log_dir / f"{name.replace(' ', '-')}.log", "a")
+        handle.write(line + "\n")
+        handle.flush()
+        if not _LOG_LINE.match(line):
+            self.out.write(f"{name:>10} | {line}\n")
+            self.out.flush()
+        for marker in self.expected - self.seen:
+            if marker in line:
+                self.seen.add(marker)
+        if not self.ready.is_set() and self.seen == self.expected:
+            self.ready.set()
+
+    def _on_exit(self, child: Child, code: int) -> None:
+        if code != 0:
+            self.failed.append(f"{child.name} exited with {code} (see {self.log_dir})")
+            self.out.write(f"{child.name:>10} | exited with code {code}; restarting\n")
+
+    def _child(self, name: str, *args: str) -> Child:
+        child = Child(
+            name, shardkit_command(*args, "--root", str(self.settings.root)),
+            on_line=self._on_line, on_exit=self._on_exit,
+        )
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        self._child("gm", "gm").start()
+        self._child("master", "master").start()
+        self._child("characters", "characters").start()
+        for world in self.settings.worlds.values():
+            self._child(f"daemon-{world.name}", "daemon", "--world", world.name).start()
+            self._child(
+                f"imp-{world.name}", "imp", "--daemon-ip", world.daemon.host,
+                "--daemon-port", str(world.daemon.imp_port), "--name", "local",
+            ).start()
+
+    def summary(self) -> str:
+        s = self.settings
+        m = s.server.master
+        lines = ["", "shardkit cluster is up:",
+                 f"  players connect to the master at {s.server.cluster.public_address}:{m.port}",
+                 f"  manhole: telnet {m.manhole.host} {m.manhole.port} (user {m.manhole.username})"]
+        for world in s.worlds.values():
+            lines.append(f"  world {world.name}: daemon console telnet {world.daemon.console.host}"
+                         f" {world.daemon.console.port}; ssh -p {world.ssh_port} {world.ssh.username}@{world.ssh.host}")
+        lines += [f"  passwords: {s.config_dir / 'secrets.toml'}", f"  logs: {self.log_dir}",
+                  "  play: shardkit play    stop: Ctrl-C", READY_LINE, ""]
+        return "\n".join(lines)
+
+    async def stop(self) -> None:
+        # imps and daemons first (their world servers save players through the character
+        # server), then the character server, then master and GM.
+        order = sorted(self.children, key=lambda c: (not c.name.startswith("imp"),
+                                                      not c.name.startswith("daemon"),
+                                                      c.name != "characters"))
+        for child in order:
+            await child.stop(timeout=20.0)
+        for handle in self._log_files.values():
+            handle.close()
+
+
+async def run_up(root: Path, stop: asyncio.Event, ready_timeout_s: float = 90.0) -> int:
+    written = ensure_config(root)
+    for path in written:
+        print(f"created {path}", flush=True)
+    settings = load_settings(root)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    launcher = ClusterLauncher(settings)
+    launcher.start()
+    ready = asyncio.create_task(launcher.ready.wait())
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({ready, stopping}, timeout=ready_timeout_s,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if ready in done:
+        print(launcher.summary(), flush=True)
+    elif stopping not in done:
+        missing = ", ".join(sorted(launcher.expected - launcher.seen))
+        print(f"still waiting for: {missing} (see {launcher.log_dir})", flush=True)
+    await stop.wait()
+    ready.cancel()
+    print("stopping the cluster...", flush=True)
+    await launcher.stop()
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,1 @@
+"""The wire: MessagePack-RPC over TCP, typed schemas, handshakes and tickets shared by every port."""

@@ -1,0 +1,1 @@
+"""Simulation: one zone process with a fixed tick, movement, area of interest and chat."""
