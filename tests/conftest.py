@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -139,6 +140,15 @@ class Cluster:
     @property
     def master_port(self) -> int:
         return self.settings.server.master.port
+
+    def announced_port(self, what: str) -> int:
+        """The port from the latest ``<what> listening on host:port`` line (ports chosen at run time)."""
+        pattern = re.compile(re.escape(what) + r" listening on [\d.]+:(\d+)")
+        for line in reversed(self.up.lines):
+            match = pattern.search(line)
+            if match:
+                return int(match.group(1))
+        raise AssertionError(f"nothing announced '{what} listening on'")
 
 
 def start_cluster(root: Path, **config: object) -> Cluster:

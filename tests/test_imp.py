@@ -1,0 +1,55 @@
+"""A WorldImp started with --daemon-ip/--daemon-port starts the WorldServer its daemon assigns to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Cluster, start_cluster
+from shardkit.client.session import GameClient
+from shardkit.wire.rpc import RpcError, connect
+
+pytestmark = pytest.mark.cluster
+
+IMP_CLUSTER = """
+[[clusters]]
+number = 1
+zones = ["harbor"]
+runs_on = "imp:local"
+"""
+
+
+@pytest.fixture(scope="module")
+def imp_cluster(tmp_path_factory: pytest.TempPathFactory):
+    running = start_cluster(tmp_path_factory.mktemp("imp"), extra_clusters=IMP_CLUSTER)
+    yield running
+    assert running.up.stop() == 0
+
+
+async def test_imp_starts_the_world_server_the_daemon_assigns(imp_cluster: Cluster) -> None:
+    up = imp_cluster.up
+    # the WorldServer of cluster 1 was started by the imp process, not the daemon
+    index = up.wait_for_line("world Atlantis/1 ready", timeout=30)
+    assert up.lines[index].strip().startswith("imp-Atlantis |"), up.lines[index]
+    port = imp_cluster.announced_port("world Atlantis/1")
+    harbor = imp_cluster.announced_port("zone harbor")
+
+    # it is a working world server: it answers on its port and its zone takes connections
+    conn = await connect("127.0.0.1", port)
+    try:
+        with pytest.raises(RpcError) as refused:
+            await conn.call("characters")
+        assert refused.value.code == "auth_required"
+    finally:
+        conn.close()
+    zone = await connect("127.0.0.1", harbor)
+    zone.close()
+
+    # and the world (entered through cluster 0) keeps working for players
+    client = GameClient("127.0.0.1", imp_cluster.master_port)
+    try:
+        await client.register("impuser", "imp password")
+        await client.login("impuser", "imp password")
+        await client.enter_world("Atlantis")
+        assert await client.characters() == []
+    finally:
+        await client.close()
