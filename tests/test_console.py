@@ -593,41 +593,39 @@ async def test_ssh_host_key_created_with_mode_600(tmp_path: Path) -> None:
 
 
 async def test_ssh_exec_and_shell(tmp_path: Path) -> None:
-    async with ssh_console(tmp_path / "host_key") as console:
-        async with ssh_connect(console.port) as conn:
-            result = await asyncio.wait_for(conn.run("echo 'a b' c", check=False), WAIT)
-            assert result.exit_status == 0
-            assert result.stdout == "a b c\n"
+    async with ssh_console(tmp_path / "host_key") as console, ssh_connect(console.port) as conn:
+        result = await asyncio.wait_for(conn.run("echo 'a b' c", check=False), WAIT)
+        assert result.exit_status == 0
+        assert result.stdout == "a b c\n"
 
-            result = await asyncio.wait_for(conn.run("nope", check=False), WAIT)
-            assert result.stdout == "unknown command 'nope'; type 'help'\n"
+        result = await asyncio.wait_for(conn.run("nope", check=False), WAIT)
+        assert result.stdout == "unknown command 'nope'; type 'help'\n"
 
-            process = await conn.create_process(term_type="xterm", term_size=(120, 40))
-            out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
-            assert "shardkit test world console" in out
-            process.stdin.write("help\n")
-            out = await asyncio.wait_for(process.stdout.readuntil("print the arguments"), WAIT)
-            await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
-            process.stdin.write("echo from shell\n")
-            out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
-            assert "from shell\r\n" in out
-            process.stdin.write("boom\n")
-            out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
-            assert "error: kaboom" in out
-            process.stdin.write("quit\n")
-            await asyncio.wait_for(process.wait(), WAIT)
-            assert process.exit_status == 0
+        process = await conn.create_process(term_type="xterm", term_size=(120, 40))
+        out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
+        assert "shardkit test world console" in out
+        process.stdin.write("help\n")
+        out = await asyncio.wait_for(process.stdout.readuntil("print the arguments"), WAIT)
+        await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
+        process.stdin.write("echo from shell\n")
+        out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
+        assert "from shell\r\n" in out
+        process.stdin.write("boom\n")
+        out = await asyncio.wait_for(process.stdout.readuntil("> "), WAIT)
+        assert "error: kaboom" in out
+        process.stdin.write("quit\n")
+        await asyncio.wait_for(process.wait(), WAIT)
+        assert process.exit_status == 0
 
 
 async def test_ssh_shell_without_pty(tmp_path: Path) -> None:
-    async with ssh_console(tmp_path / "host_key") as console:
-        async with ssh_connect(console.port) as conn:
-            result = await asyncio.wait_for(
-                conn.run(input="echo one\necho two\nexit\n", check=False), WAIT
-            )
-            assert result.exit_status == 0
-            assert "one\n" in result.stdout and "two\n" in result.stdout
-            assert result.stdout.rstrip().endswith("bye")
+    async with ssh_console(tmp_path / "host_key") as console, ssh_connect(console.port) as conn:
+        result = await asyncio.wait_for(
+            conn.run(input="echo one\necho two\nexit\n", check=False), WAIT
+        )
+        assert result.exit_status == 0
+        assert "one\n" in result.stdout and "two\n" in result.stdout
+        assert result.stdout.rstrip().endswith("bye")
 
 
 async def test_ssh_wrong_password_refused(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import Cluster, start_cluster
+
 from shardkit.client.session import GameClient
 from shardkit.wire.rpc import RpcError, connect
 

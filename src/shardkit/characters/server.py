@@ -21,6 +21,7 @@ from shardkit.characters.schemas import (
 from shardkit.config.settings import Settings
 from shardkit.master.schemas import DaemonAddress, WorldAnnounced
 from shardkit.runtime.main import announce
+from shardkit.runtime.tasks import background
 from shardkit.store import characters as store
 from shardkit.store.accounts import NameTaken
 from shardkit.store.database import Database
@@ -136,7 +137,7 @@ class CharacterServer:
         if current is not None and (current.host, current.port) == (address.host, address.port):
             return
         if current is not None:
-            asyncio.ensure_future(current.stop())
+            background(current.stop())
         self.release_world(address.world)
         link = ServiceLink(
             address.host, address.port, role="characters", name="characters",

@@ -155,12 +155,12 @@ class GameClient:
                 return result
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError("condition not met in time")
+                raise TimeoutError("condition not met in time")
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # -------------------------------------------------------------- master

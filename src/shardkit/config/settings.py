@@ -141,7 +141,9 @@ class Settings(msgspec.Struct):
             return self.worlds[name]
         except KeyError:
             known = ", ".join(sorted(self.worlds)) or "none"
-            raise ConfigError(f"no world '{name}' in {self.config_dir}/worlds (have: {known})")
+            raise ConfigError(
+                f"no world '{name}' in {self.config_dir}/worlds (have: {known})"
+            ) from None
 
 
 def _decode(path: Path, kind: type) -> object:

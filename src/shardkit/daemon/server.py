@@ -22,6 +22,7 @@ from shardkit.daemon.schemas import (
 from shardkit.master.schemas import AnnounceWorld
 from shardkit.runtime.main import announce
 from shardkit.runtime.process import Child, relay_line, shardkit_command
+from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, params_of, rpc, serve
@@ -89,7 +90,7 @@ class WorldDaemon:
         self.imps: dict[str, RpcConnection] = {}
         self.children: dict[int, Child] = {}
         self.status = "up"
-        self.stop_requested = asyncio.Event()
+        self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
         self.characters_port = world.daemon.characters_port
 
@@ -106,7 +107,7 @@ class WorldDaemon:
 
         conn.on_close(gone)
         if self.master_link is not None and self.master_link.conn is not None:
-            asyncio.ensure_future(self._announce(self.master_link.conn))
+            background(self._announce(self.master_link.conn))
 
     def entry_point(self) -> tuple[str, int]:
         if self.clusters:
@@ -119,7 +120,7 @@ class WorldDaemon:
         if not self.characters_up.is_set():
             try:
                 await asyncio.wait_for(self.characters_up.wait(), 10.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RpcError("unavailable", "the character server is not connected") from None
         assert self.characters_conn is not None
         return await self.characters_conn.call(method, *params)
@@ -149,7 +150,7 @@ class WorldDaemon:
         log.info("imp %s connected from %s", name, conn.peer_ip)
         for spec in self.world.clusters:
             if spec.runs_on == f"imp:{name}":
-                asyncio.ensure_future(self._start_on_imp(conn, spec))
+                background(self._start_on_imp(conn, spec))
 
     async def _start_on_imp(self, conn: RpcConnection, spec: ClusterSpec) -> None:
         daemon = self.world.daemon
@@ -193,12 +194,12 @@ class WorldDaemon:
 
         @commands.command("reboot", "restart every WorldServer of this world")
         async def reboot(args: list[str]) -> str:
-            asyncio.ensure_future(self.reboot())
+            background(self.reboot())
             return "rebooting world servers"
 
         @commands.command("shutdown", "stop this daemon and its world servers")
         async def shutdown(args: list[str]) -> str:
-            self.stop_requested.set()
+            self._stop.set()
             return "daemon shutting down"
 
         return commands
@@ -230,6 +231,7 @@ class WorldDaemon:
             child.start()
 
     async def run(self, stop: asyncio.Event) -> int:
+        self._stop = stop
         settings, world = self.settings, self.world
         secret = settings.secrets.key("daemon_link")
         bind = settings.server.cluster.bind
@@ -261,10 +263,7 @@ class WorldDaemon:
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
         self._start_local_clusters()
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.stop_requested.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+        await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
         await asyncio.gather(*(child.stop() for child in self.children.values()))

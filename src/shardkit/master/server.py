@@ -194,7 +194,7 @@ class MasterServer:
         self.accounts: AccountStore
         self.db: Database | None = None
         self.port: RpcServer | None = None
-        self.stop_requested = asyncio.Event()
+        self._stop = asyncio.Event()
 
     def decoy(self, username: str) -> Verifier:
         return decoy_verifier(self._decoy_key, username, self.settings.server.master.scram_iterations)
@@ -260,12 +260,13 @@ class MasterServer:
 
         @commands.command("shutdown", "stop the master cleanly")
         async def shutdown(args: list[str]) -> str:
-            self.stop_requested.set()
+            self._stop.set()
             return "master shutting down"
 
         return commands
 
     async def run(self, stop: asyncio.Event) -> int:
+        self._stop = stop
         settings = self.settings
         cfg = settings.server.master
         url = settings.database_url(cfg.database_url, "master.db")
@@ -286,10 +287,7 @@ class MasterServer:
         )
         announce(f"master manhole (telnet) listening on {manhole.host}:{console.port}"
                  f" allowing {', '.join(manhole.allowed_ips)}")
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.stop_requested.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+        await stop.wait()
         log.info("master stopping")
         console.close()
         await self.port.close()

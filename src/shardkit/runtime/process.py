@@ -105,12 +105,12 @@ class Child:
             process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("%s did not stop in %.0f s; killing it", self.name, timeout)
                 process.kill()
                 await process.wait()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()

@@ -59,7 +59,7 @@ class ServiceLink:
         while not self._stopping:
             try:
                 conn = await connect(self.host, self.port, self._router, limits=self._limits)
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 if not announced_down:
                     log.warning("cannot reach %s (%s); retrying", self.target, exc)
                     announced_down = True
@@ -78,7 +78,7 @@ class ServiceLink:
                 conn.close(str(exc))
                 await asyncio.sleep(self._max_backoff)
                 continue
-            except Exception:  # noqa: BLE001 - a bug in on_up must not end the link for good
+            except Exception:
                 log.exception("setting up the link to %s failed", self.target)
                 conn.close("link setup failed")
                 await asyncio.sleep(self._max_backoff)
@@ -99,7 +99,7 @@ class ServiceLink:
         if not self.up.is_set():
             try:
                 await asyncio.wait_for(self.up.wait(), wait_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RpcError("unavailable", f"no link to {self.target}") from None
         conn = self.conn
         if conn is None:
@@ -121,5 +121,5 @@ class ServiceLink:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass

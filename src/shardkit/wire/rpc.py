@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import msgpack
 import msgspec
 
+from shardkit.runtime.tasks import background
+
 log = logging.getLogger("shardkit.wire")
 
 REQUEST, RESPONSE, NOTIFY = 0, 1, 2
@@ -237,7 +239,7 @@ class RpcConnection:
         try:
             self._write(_encoder.encode((REQUEST, msgid, method, params)))
             return await asyncio.wait_for(future, timeout or self.limits.call_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RpcError("timeout", f"{method} got no answer from {self.label}") from None
         finally:
             self._pending.pop(msgid, None)
@@ -310,7 +312,7 @@ class RpcConnection:
         log.info("closing %s: %s", self.label, message)
         try:
             self.writer.write(encode_notification("error", {"code": code, "message": message}))
-        except Exception:  # noqa: BLE001 - the connection is going anyway
+        except Exception:
             pass
         self.close(message)
 
@@ -379,7 +381,7 @@ class RpcConnection:
             result = handler(self) if args is None else handler(self, args)
             if inspect.isawaitable(result):
                 self._spawn(self._await_quietly(method, result))
-        except Exception:  # noqa: BLE001 - a handler bug must not kill the connection
+        except Exception:
             log.exception("notification %s from %s failed", method, self.label)
 
     async def _await_quietly(self, method: str, awaitable: Awaitable[Any]) -> None:
@@ -387,7 +389,7 @@ class RpcConnection:
             await awaitable
         except RpcError as exc:
             self.notify("error", exc.to_wire())
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("notification %s from %s failed", method, self.label)
 
     def _start_request(self, msgid: int, method: str, params: list[Any]) -> None:
@@ -408,7 +410,7 @@ class RpcConnection:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("request %s from %s failed", method, self.label)
                 self._respond(msgid, RpcError("internal", f"'{method}' failed on the server"), None)
                 return
@@ -442,8 +444,8 @@ class RpcConnection:
         try:
             result = callback(self)
             if inspect.isawaitable(result):
-                asyncio.ensure_future(result)
-        except Exception:  # noqa: BLE001
+                background(result)
+        except Exception:
             log.exception("close callback of %s failed", self.label)
 
     def close(self, reason: str = "closed") -> None:
@@ -457,7 +459,7 @@ class RpcConnection:
         self._pending.clear()
         try:
             self.writer.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         for task in list(self._tasks):
             task.cancel()
@@ -473,7 +475,7 @@ class RpcConnection:
 class RpcServer:
     """A listening port whose connections share one router."""
 
-    server: asyncio.AbstractServer
+    server: asyncio.Server
     connections: set[RpcConnection] = field(default_factory=set)
 
     @property

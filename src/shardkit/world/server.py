@@ -20,9 +20,17 @@ from shardkit.runtime.main import announce
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.link import ServiceLink
-from shardkit.wire.rpc import Identity, Router, RpcConnection, RpcError, RpcServer, params_of, rpc, serve
+from shardkit.wire.rpc import (
+    Identity,
+    Router,
+    RpcConnection,
+    RpcError,
+    RpcServer,
+    params_of,
+    rpc,
+    serve,
+)
 from shardkit.wire.tickets import TicketRedeemer, issue_ticket
-from shardkit.zone.schemas import ZONE_SECRET_ENV
 from shardkit.world.schemas import (
     CharacterName,
     TicketLogin,
@@ -32,6 +40,7 @@ from shardkit.world.schemas import (
     ZonePopulation,
     ZoneReady,
 )
+from shardkit.zone.schemas import ZONE_SECRET_ENV
 
 log = logging.getLogger("shardkit.world")
 
@@ -181,7 +190,7 @@ class WorldServer:
         zone = character.zone if character.zone in self.zone_up else self.spec.zones[0]
         try:
             await asyncio.wait_for(self.zone_up[zone].wait(), ZONE_READY_WAIT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RpcError("zone_down", f"zone '{zone}' is not up; try again shortly") from None
         _, port = self.zones[zone]
         ticket = issue_ticket(

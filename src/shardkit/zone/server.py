@@ -13,6 +13,7 @@ import msgspec
 from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.runtime.main import announce
+from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import derive_key
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import (
@@ -37,7 +38,7 @@ MAX_CHAT = 256
 class Player:
     """A player in the zone: the simulated entity, its connection and its saved state."""
 
-    __slots__ = ("entity", "conn", "state", "save_lock", "row")
+    __slots__ = ("conn", "entity", "row", "save_lock", "state")
 
     def __init__(self, entity: Entity, conn: RpcConnection, state: CharacterState) -> None:
         self.entity = entity
@@ -133,7 +134,7 @@ class ZoneServer:
 
     def _disconnected(self, player: Player) -> None:
         if self.players.get(player.entity.id) is player:
-            asyncio.ensure_future(self.remove(player, final=True))
+            background(self.remove(player, final=True))
 
     async def remove(self, player: Player, *, final: bool) -> bool:
         """Take a player out of the zone and save it; True if the save was acknowledged."""

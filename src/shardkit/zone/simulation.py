@@ -9,7 +9,7 @@ from collections.abc import Iterator
 class Entity:
     """Something in the zone with a position; players carry their connection elsewhere."""
 
-    __slots__ = ("id", "name", "x", "y", "dx", "dy", "cell", "moved")
+    __slots__ = ("cell", "dx", "dy", "id", "moved", "name", "x", "y")
 
     def __init__(self, entity_id: int, name: str, x: float, y: float) -> None:
         self.id = entity_id
@@ -52,7 +52,7 @@ class SpatialGrid:
 
     def near(self, entity: Entity, radius: float) -> Iterator[Entity]:
         """Entities within ``radius`` of ``entity`` (itself included)."""
-        reach = int(math.ceil(radius / self.cell_size))
+        reach = math.ceil(radius / self.cell_size)
         cx, cy = entity.cell
         r2 = radius * radius
         x, y = entity.x, entity.y
