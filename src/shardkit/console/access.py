@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["AccessPolicy", "MAX_LOCKOUT_S"]
+__all__ = ["MAX_LOCKOUT_S", "AccessPolicy"]
 
 log = logging.getLogger("shardkit.console")
 

@@ -6,7 +6,7 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable
 
-__all__ = ["CommandHandler", "CommandSet", "EXIT_COMMANDS"]
+__all__ = ["EXIT_COMMANDS", "CommandHandler", "CommandSet"]
 
 log = logging.getLogger("shardkit.console")
 
