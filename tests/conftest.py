@@ -2,133 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from shardkit.config.settings import Settings, load_settings
+from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.up import READY_LINE
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[str, ...] = ("town", "meadow"),
-                         extra_clusters: str = "", database_urls: dict[str, str] | None = None,
-                         save_interval_s: float = 30.0) -> None:
-    """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port."""
-    urls = database_urls or {}
-    config = root / "serverconfig"
-    (config / "worlds").mkdir(parents=True, exist_ok=True)
-    (config / "server.toml").write_text(f"""
-[cluster]
-data_dir = "data"
-[master]
-port = {free_port()}
-database_url = "{urls.get('master', '')}"
-heartbeat_timeout_s = 3.0
-[master.manhole]
-port = {free_port()}
-[gm]
-port = {free_port()}
-database_url = "{urls.get('gm', '')}"
-[characters]
-database_url = "{urls.get('characters', '')}"
-save_interval_s = {save_interval_s}
-""")
-    zone_list = ", ".join(f'"{z}"' for z in zones)
-    (config / "worlds" / f"{world}.toml").write_text(f"""
-name = "{world}"
-capacity = 100
-world_port = 0
-ssh_port = 0
-zone_base_port = 0
-tick_hz = 20.0
-[daemon]
-world_port = {free_port()}
-characters_port = {free_port()}
-imp_port = {free_port()}
-[daemon.console]
-port = {free_port()}
-[[clusters]]
-number = 0
-zones = [{zone_list}]
-{extra_clusters}
-""")
-    from shardkit.config.defaults import ensure_config
-
-    ensure_config(root)  # secrets
-
-
-@dataclass
-class RunningProcess:
-    """A child process whose output lines are collected as they come, so tests can wait for one."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    eof: bool = False
-
-    def _reader(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
-
-    def start_reader(self) -> None:
-        threading.Thread(target=self._reader, daemon=True).start()
-
-    def wait_for_line(self, text: str, timeout: float = 60.0, start: int = 0) -> int:
-        """Index of the first line from ``start`` on that contains ``text``."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for index in range(start, len(self.lines)):
-                    if text in self.lines[index]:
-                        return index
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.eof:
-                    tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"no line with {text!r} in time; last output:\n{tail}")
-                self.cond.wait(min(remaining, 1.0))
-
-    def stop(self, timeout: float = 40.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
-
-
-def start_shardkit(root: Path, *args: str) -> RunningProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shardkit", *args, "--root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True,
-    )
-    running = RunningProcess(process)
-    running.start_reader()
-    return running
 
 
 @dataclass

@@ -44,6 +44,13 @@ class EntityMsg(msgspec.Struct, array_like=True):
     entity_id: int
 
 
+class SavedMsg(msgspec.Struct, array_like=True):
+    version: int
+    zone: str
+    x: float
+    y: float
+
+
 class ErrorMsg(msgspec.Struct, array_like=True):
     error: dict[str, str]
 
@@ -69,6 +76,7 @@ class ClientState:
     kicked: str | None = None
     zone_lost: str | None = None
     snapshots: int = 0
+    saved: SavedMsg | None = None  # the last state the character server acknowledged
 
 
 class ServerEvents:
@@ -114,6 +122,12 @@ class ServerEvents:
     def zone_lost(self, conn: RpcConnection, p: TextMsg) -> None:
         """Our zone process went down; enter the game again once it is back."""
         self.client.state.zone_lost = p.text
+        self.client.changed()
+
+    @rpc("saved", SavedMsg, public=True)
+    def saved(self, conn: RpcConnection, p: SavedMsg) -> None:
+        """The character server committed our character at this version and place."""
+        self.client.state.saved = p
         self.client.changed()
 
     @rpc("error", ErrorMsg, public=True)

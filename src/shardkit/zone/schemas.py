@@ -36,3 +36,4 @@ class Entered(msgspec.Struct):
 #   chat     [speaker_name, text]
 #   left     [entity_id]                               someone left the zone
 #   kicked   [reason]                                   followed by a closed connection
+#   saved    [version, zone, x, y]                      the character server committed this state

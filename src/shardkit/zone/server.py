@@ -165,6 +165,8 @@ class ZoneServer:
                 player.conn.close("stale save")
                 return False
             player.state = msgspec.structs.replace(state, version=result.version)
+            if not player.conn.closed.is_set():
+                player.conn.notify("saved", result.version, state.zone, state.x, state.y)
             return True
 
     def broadcast(self, data: bytes) -> None:

@@ -1,0 +1,1 @@
+"""Helpers that start real shardkit processes for tests and benchmarks."""
