@@ -191,8 +191,16 @@ class GameClient:
         master = await self._master()
         rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
         verifier = await asyncio.to_thread(make_verifier, password, rules.iterations)
-        result = await master.call("register", name, *params_of(verifier))
+        try:
+            result = await master.call("register", name, *params_of(verifier))
+        finally:
+            self._drop_master()  # log in on a fresh connection: this one was never authenticated
         return msgspec.convert(result, AccountInfo)
+
+    def _drop_master(self) -> None:
+        if self.master is not None:
+            self.master.close("done")
+            self.master = None
 
     async def login(self, name: str, password: str) -> AccountInfo:
         """SCRAM-SHA-256 login: proves the password without sending it, and checks the server too."""
@@ -200,7 +208,11 @@ class GameClient:
         scram = ScramClientSession(name, password)
         started = msgspec.convert(await master.call("login_start", name, scram.first()), LoginStarted)
         client_final = await asyncio.to_thread(scram.final, started.server_first)
-        done = msgspec.convert(await master.call("login_finish", client_final), LoginDone)
+        try:
+            done = msgspec.convert(await master.call("login_finish", client_final), LoginDone)
+        except RpcError:
+            self._drop_master()  # a failed login leaves nothing worth keeping on this connection
+            raise
         try:
             scram.verify(done.server_final)
         except ScramError:
@@ -270,15 +282,18 @@ class GameClient:
             return None
         return self.state.seen.get(self.entered.entity_id)
 
-    async def leave_game(self) -> None:
-        """Log out of the zone; returns once the character is saved."""
+    async def leave_game(self) -> bool:
+        """Log out of the zone; True once the character server acknowledged the final save."""
+        saved = True
         if self.zone is not None and not self.zone.closed.is_set():
             try:
-                await self.zone.call("logout")
+                answer = await self.zone.call("logout")
+                saved = bool(isinstance(answer, dict) and answer.get("ok"))
             finally:
                 self.zone.close("logged out")
         self.zone = None
         self.entered = None
+        return saved
 
     async def close(self) -> None:
         """Leave the game (saving), then drop the world and master connections."""

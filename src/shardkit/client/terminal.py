@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import getpass
 import math
 import os
@@ -12,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from shardkit.client.session import GameClient
+from shardkit.client.session import ClientState, GameClient
 from shardkit.master.schemas import WorldInfo
 from shardkit.wire.rpc import RpcError
 
@@ -118,6 +119,15 @@ def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
         future.set_result(line)
 
 
+def _news(state: ClientState) -> tuple[int, int, str | None, str | None]:
+    """What the watcher prints changes of: chat and notice counts, zone loss, a kick."""
+    return len(state.chat), len(state.notices), state.zone_lost, state.kicked
+
+
+def _news_since(seen: tuple[int, int, str | None, str | None], state: ClientState) -> bool:
+    return _news(state) != seen
+
+
 def _heading(dx: float, dy: float) -> str:
     return HEADINGS[round(math.atan2(dy, dx) / (math.pi / 4)) % 8]
 
@@ -140,7 +150,7 @@ class TerminalClient:
         except RpcError as exc:
             attempt.ok = False
             self.say(f"[error] {exc.code}: {exc.message}")
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             attempt.ok = False
             self.say(f"[error] network: {exc or 'no answer in time'}")
 
@@ -157,7 +167,7 @@ class TerminalClient:
         finally:
             session.cancel()
             watcher.cancel()
-            with contextlib.suppress(RpcError, OSError, asyncio.TimeoutError):
+            with contextlib.suppress(RpcError, OSError, TimeoutError):
                 await asyncio.wait_for(self.client.close(), 15)  # leaves the game: saves
 
     async def run(self) -> int:
@@ -171,22 +181,19 @@ class TerminalClient:
     async def watch(self) -> str:
         """Print chat, notices and zone loss as they arrive; returns the reason if the server kicks us."""
         state = self.client.state
-        chat, notices, lost = len(state.chat), len(state.notices), state.zone_lost
+        seen = _news(state)
         while not state.kicked:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await self.client.wait_for(
-                    lambda s: len(s.chat) > chat or len(s.notices) > notices
-                    or s.zone_lost != lost or s.kicked, timeout=3600)
+            with contextlib.suppress(TimeoutError):
+                await self.client.wait_for(functools.partial(_news_since, seen), timeout=3600)
+            chat, notices, lost, _ = seen
             for speaker, text in state.chat[chat:]:
                 self.say(f"[chat] {speaker}: {text}")
             for text in state.notices[notices:]:
                 self.say(f"[notice] {text}")
-            chat, notices = len(state.chat), len(state.notices)
-            if state.zone_lost != lost:
-                lost = state.zone_lost
-                if lost:
-                    self.say(f"[zone] the zone '{lost}' went down; type `play` to enter again")
-        return state.kicked
+            if state.zone_lost and state.zone_lost != lost:
+                self.say(f"[zone] the zone '{state.zone_lost}' went down; type `play` to enter again")
+            seen = _news(state)
+        return state.kicked or ""
 
     # ---------------------------------------------------------------- menus
     async def login_menu(self) -> None:
@@ -231,7 +238,7 @@ class TerminalClient:
             if answer.lower() in ("q", "quit"):
                 raise Quit(0)
             chosen = next((w for n, w in enumerate(worlds, 1)
-                           if answer in (str(n), w.name) or answer.casefold() == w.name.casefold()), None)
+                           if answer == str(n) or answer.casefold() == w.name.casefold()), None)
             if chosen is None:
                 if answer.lower() not in ("", "r"):
                     self.say(f"no world '{answer}'")
@@ -262,11 +269,9 @@ class TerminalClient:
                 if self.client.world is not None:
                     self.client.world.close("back to the world list")
                 return
-            if command not in ("create", "delete", "play"):
-                listing = bool(command)
-                continue
-            if not name:
-                self.say(f"usage: {command} NAME")
+            if command not in ("create", "delete", "play") or not name:
+                self.say(f"usage: {command} NAME" if command in ("create", "delete", "play")
+                         else CHARACTER_HELP)
                 listing = False
             elif command == "create":
                 with self.shown_errors():
@@ -297,39 +302,48 @@ class TerminalClient:
         self.say(GAME_HELP)
         while True:
             line = await self.console.ask(f"{self.character}> ")
-            command, _, rest = line.partition(" ")
-            command = command.lower()
-            if line.startswith("'") or command == "say":
-                text = line[1:] if line.startswith("'") else rest
-                self.command(lambda: self.client.say(text) if text.strip() else self.say("usage: say TEXT"))
-            elif command in DIRECTIONS:
-                heading, dx, dy = DIRECTIONS[command]
-                self.command(lambda: (self.client.move(dx, dy), self.say(f"walking {heading}")))
-            elif command == "stop":
-                self.command(lambda: (self.client.move(0, 0), self.say("stopped")))
-            elif command == "look":
-                self.look()
-            elif command == "who":
-                names = sorted(s.name for s in self.client.state.seen.values())
-                self.say(f"in sight: {', '.join(names) or 'nobody'}")
-            elif command == "play":
-                await self.enter_game(rest.strip() or self.character)
-            elif command in ("q", "quit"):
-                await self.quit_game()
-            elif command == "help":
-                self.say(GAME_HELP)
-            elif command:
-                self.say(f"unknown command '{command}'; type help")
+            with self.shown_errors():
+                await self.game_command(line)
 
-    def command(self, action: Callable[[], object]) -> None:
-        with self.shown_errors():
-            action()
+    async def game_command(self, line: str) -> None:
+        command, _, rest = line.partition(" ")
+        command = command.lower()
+        if line.startswith("'") or command == "say":
+            text = (line[1:] if line.startswith("'") else rest).strip()
+            if text:
+                self.client.say(text)  # the zone echoes it back to us as chat
+            else:
+                self.say("usage: say TEXT")
+        elif command in DIRECTIONS:
+            heading, dx, dy = DIRECTIONS[command]
+            self.client.move(dx, dy)
+            self.say(f"walking {heading}")
+        elif command == "stop":
+            self.client.move(0.0, 0.0)
+            self.say("stopped")
+        elif command == "look":
+            await self.look()
+        elif command == "who":
+            names = sorted(s.name for s in self.client.state.seen.values())
+            self.say(f"in sight: {', '.join(names) or 'nobody'}")
+        elif command == "play":
+            await self.enter_game(rest.strip() or self.character)
+        elif command in ("q", "quit"):
+            await self.quit_game()
+        elif command == "help":
+            self.say(GAME_HELP)
+        elif command:
+            self.say(f"unknown command '{command}'; type help")
 
-    def look(self) -> None:
+    async def look(self) -> None:
+        """Own position and everyone in sight, as of the next snapshot (at most one tick away)."""
         entered, state = self.client.entered, self.client.state
         if entered is None or state.zone_lost:
             self.say("you are not in a zone; type `play` to enter again")
             return
+        snapshots = state.snapshots
+        with contextlib.suppress(TimeoutError):
+            await self.client.wait_for(lambda s: s.snapshots > snapshots, timeout=1.0)
         me = self.client.me()
         x, y = (me.x, me.y) if me else (entered.x, entered.y)
         self.say(f"you are at ({x:.1f}, {y:.1f}) in {entered.zone}")
@@ -342,17 +356,20 @@ class TerminalClient:
             self.say("  nobody else in sight")
 
     async def quit_game(self) -> None:
+        """Log out (the zone answers once the character is saved) and end the client."""
+        zone = self.client.zone
+        in_zone = zone is not None and not zone.closed.is_set()
         with self.shown_errors() as attempt:
             await self.client.leave_game()
         if attempt.ok:
-            self.say(f"logged out; {self.character} is saved. bye")
+            self.say(f"logged out{f'; {self.character} is saved' if in_zone else ''}. bye")
         raise Quit(0 if attempt.ok else 1)
 
 
 async def _master_reachable(host: str, port: int) -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-    except (OSError, asyncio.TimeoutError):
+    except (OSError, TimeoutError):
         return False
     writer.close()
     return True
@@ -372,7 +389,7 @@ def _terminal_restorer() -> Callable[[], None]:
 
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
-    except Exception:  # noqa: BLE001 - not a terminal, or no termios on this platform
+    except Exception:  # not a terminal, or no termios on this platform
         return lambda: None
     return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
