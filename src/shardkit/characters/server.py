@@ -141,7 +141,7 @@ class CharacterServer:
         self.release_world(address.world)
         link = ServiceLink(
             address.host, address.port, role="characters", name="characters",
-            secret=self.settings.secrets.key("daemon_link"), peer_role="daemon",
+            secret=self.settings.secrets.key("characters_link"), peer_role="daemon",
             router=self._daemon_router,
         )
         self.daemon_links[address.world] = link
@@ -167,13 +167,13 @@ class CharacterServer:
         master = settings.server.master
         master_link = ServiceLink(
             master.host, master.port, role="characters", name="characters",
-            secret=settings.secrets.key("master_link"), peer_role="master",
+            secret=settings.secrets.key("characters_link"), peer_role="master",
             router=Router.for_services(MasterEvents(self)), on_up=self._on_master_up,
         )
         gm = settings.server.gm
         self.gm_link = ServiceLink(
             gm.host, gm.port, role="characters", name="characters",
-            secret=settings.secrets.key("gm_link"), peer_role="gm",
+            secret=settings.secrets.key("characters_link"), peer_role="gm",
         )
         master_link.start()
         self.gm_link.start()

@@ -102,9 +102,9 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
 class Secrets(msgspec.Struct, forbid_unknown_fields=True):
     """Link secrets and console passwords, generated on first run (hex strings)."""
 
-    master_link: str  # daemons and the character server, to the master
-    gm_link: str  # the character server, to the GM server
-    daemon_link: str  # world servers, imps and the character server, to a daemon
+    master_link: str  # daemons, to the master
+    characters_link: str  # the character server, to the master, the GM server and daemons
+    daemon_link: str  # world servers and imps, to a daemon
     ticket_key: str  # master signs world tickets, world servers check them
     manhole_password: str
     daemon_console_password: str

@@ -240,7 +240,8 @@ class WorldDaemon:
             await serve(bind, d.world_port, Router.for_services(
                 WorldServerPort(self), ServiceAuth({"world": secret}, world.name))),
             await serve(bind, d.characters_port, Router.for_services(
-                ServiceAuth({"characters": secret}, world.name, self._characters_connected))),
+                ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
+                            self._characters_connected))),
             await serve(bind, d.imp_port, Router.for_services(
                 ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
         ]

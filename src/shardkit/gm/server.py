@@ -50,7 +50,7 @@ class GMServer:
         db = await Database.open(settings.database_url(cfg.database_url, "gm.db"), schema="gm")
         router = Router.for_services(
             GMPort(AuditStore(db)),
-            ServiceAuth({"characters": settings.secrets.key("gm_link")}, "gm"),
+            ServiceAuth({"characters": settings.secrets.key("characters_link")}, "gm"),
         )
         bind = settings.server.cluster.bind
         port = await serve(bind, cfg.port, router)

@@ -30,7 +30,7 @@ from shardkit.master.worlds import WorldRegistry
 from shardkit.runtime.main import announce
 from shardkit.store.accounts import AccountStore, NameTaken
 from shardkit.store.database import Database
-from shardkit.wire.handshake import ServiceAuth, close_after_reply
+from shardkit.wire.handshake import ServiceAuth, close_after_reply, derive_key
 from shardkit.wire.rpc import (
     Identity,
     Router,
@@ -188,7 +188,7 @@ class MasterServer:
         cfg = settings.server.master
         self.registry = WorldRegistry(cfg.heartbeat_timeout_s)
         self.ticket_key = settings.secrets.key("ticket_key")
-        self._decoy_key = settings.secrets.key("master_link")
+        self._decoy_key = derive_key(settings.secrets.key("master_link"), "scram-decoy")
         self.sessions: dict[int, RpcConnection] = {}
         self.character_servers: set[RpcConnection] = set()
         self.accounts: AccountStore
@@ -272,9 +272,10 @@ class MasterServer:
         url = settings.database_url(cfg.database_url, "master.db")
         self.db = await Database.open(url, schema="master")
         self.accounts = AccountStore(self.db)
-        secret = settings.secrets.key("master_link")
         router = Router.for_services(
-            MasterPort(self), ServiceAuth({"daemon": secret, "characters": secret}, "master")
+            MasterPort(self),
+            ServiceAuth({"daemon": settings.secrets.key("master_link"),
+                         "characters": settings.secrets.key("characters_link")}, "master"),
         )
         bind = settings.server.cluster.bind
         self.port = await serve(bind, cfg.port, router)

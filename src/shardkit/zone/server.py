@@ -59,9 +59,16 @@ class PlayerPort:
         """Enter the zone with the single-use ticket the world server issued."""
         if conn.identity is not None:
             raise RpcError("already_authenticated", "this connection is already in the zone")
+        if conn.state.get("entering"):
+            raise RpcError("busy", "already entering the zone")
         ticket = self.zone.redeemer.redeem(p.ticket, self.zone.name)
+        conn.state["entering"] = True
+        try:
+            entered = await self.zone.admit(conn, ticket.account_id, ticket.character)
+        finally:
+            conn.state.pop("entering", None)
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
-        return await self.zone.admit(conn, ticket.account_id, ticket.character)
+        return entered
 
     @rpc("input", Input)
     def input(self, conn: RpcConnection, p: Input) -> None:
