@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+
+PARENT_PID_ENV = "SHARDKIT_PARENT_PID"  # set by a supervising shardkit process for its children
+PARENT_CHECK_S = 1.0
+
+log = logging.getLogger("shardkit.runtime")
 
 
 def setup_logging(level: str = "INFO", component: str = "shardkit") -> None:
@@ -25,7 +31,15 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        return int(await main(stop) or 0)
+        watchdog = None
+        parent = os.environ.pop(PARENT_PID_ENV, "")
+        if parent.isdigit():
+            watchdog = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
+        try:
+            return int(await main(stop) or 0)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     try:
         import uvloop
@@ -35,6 +49,17 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         return asyncio.run(runner())
     except KeyboardInterrupt:
         return 130
+
+
+async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    """A supervised process whose supervisor died (even by SIGKILL) stops, saving what it holds,
+    instead of lingering on its ports while the restarted supervisor starts a replacement."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("supervisor (pid %s) is gone; stopping", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(PARENT_CHECK_S)
 
 
 def announce(line: str) -> None:

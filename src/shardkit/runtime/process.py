@@ -9,6 +9,8 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 
+from shardkit.runtime.main import PARENT_PID_ENV
+
 log = logging.getLogger("shardkit.process")
 
 
@@ -38,7 +40,7 @@ class Child:
     ) -> None:
         self.name = name
         self.argv = argv
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **(env or {}), PARENT_PID_ENV: str(os.getpid())}
         self.cwd = cwd
         self.restart = restart
         self.on_line = on_line
