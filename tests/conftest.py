@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from shardkit.config.settings import Settings, load_settings
+from shardkit.store.testing import fresh_database_url
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.up import READY_LINE
+
+TEST_DB_ENV = "SHARDKIT_TEST_DB"  # "sqlite" (default) or "postgresql": where cluster tests keep data
+
+
+def cluster_database_urls(root: Path) -> tuple[dict[str, str], Callable[[], None]]:
+    """Database URLs for a test cluster and a cleanup; fresh PostgreSQL databases when asked for."""
+    kind = os.environ.get(TEST_DB_ENV, "sqlite")
+    if kind == "sqlite":
+        return {}, lambda: None
+    if kind != "postgresql":
+        raise ValueError(f"{TEST_DB_ENV} must be 'sqlite' or 'postgresql', not {kind!r}")
+    urls: dict[str, str] = {}
+    cleanups = []
+    for schema in ("master", "characters", "gm"):
+        url, cleanup = asyncio.run(fresh_database_url("postgresql", root))
+        urls[schema] = url
+        cleanups.append(cleanup)
+
+    def drop_all() -> None:
+        for cleanup in cleanups:
+            asyncio.run(cleanup())
+
+    return urls, drop_all
 
 
 @dataclass
@@ -19,6 +45,14 @@ class Cluster:
     root: Path
     settings: Settings
     up: RunningProcess
+    drop_databases: Callable[[], None] = lambda: None
+
+    def stop(self) -> int:
+        """Stop ``shardkit up`` (SIGTERM) and drop the cluster's test databases."""
+        try:
+            return self.up.stop()
+        finally:
+            self.drop_databases()
 
     @property
     def master_port(self) -> int:
@@ -35,19 +69,29 @@ class Cluster:
 
 
 def start_cluster(root: Path, **config: object) -> Cluster:
-    write_cluster_config(root, **config)  # type: ignore[arg-type]
+    """``shardkit up`` on a fresh config under root; returns once the cluster says it is up."""
+    urls, drop_databases = cluster_database_urls(root)
+    write_cluster_config(root, database_urls=urls, **config)  # type: ignore[arg-type]
     up = start_shardkit(root, "up")
     try:
         up.wait_for_line(READY_LINE, timeout=90)
     except AssertionError:
         up.stop()
+        drop_databases()
         raise
-    return Cluster(root, load_settings(root), up)
+    return Cluster(root, load_settings(root), up, drop_databases)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     running = start_cluster(tmp_path_factory.mktemp("cluster"))
     yield running
-    code = running.up.stop()
+    code = running.stop()
     assert code == 0, "\n".join(running.up.lines[-40:])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start a cluster are marked ``cluster`` (the PostgreSQL pass re-runs them)."""
+    for item in items:
+        if any("cluster" in name for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)

@@ -22,7 +22,7 @@ runs_on = "imp:local"
 def imp_cluster(tmp_path_factory: pytest.TempPathFactory):
     running = start_cluster(tmp_path_factory.mktemp("imp"), extra_clusters=IMP_CLUSTER)
     yield running
-    assert running.up.stop() == 0
+    assert running.stop() == 0
 
 
 async def test_imp_starts_the_world_server_the_daemon_assigns(imp_cluster: Cluster) -> None:

@@ -85,3 +85,20 @@ async def fresh_database_url(kind: str, tmp_path: Path) -> tuple[str, Cleanup]:
     if kind == "postgresql":
         return await _fresh_postgres()
     raise ValueError(f"unknown database kind {kind!r}; expected 'sqlite' or 'postgresql'")
+
+
+async def _postgres_problem() -> str | None:
+    try:
+        _url, cleanup = await _fresh_postgres()
+    except PostgresUnavailable as exc:
+        return str(exc)
+    await cleanup()
+    return None
+
+
+if __name__ == "__main__":  # `python -m shardkit.store.testing`: exit 0 if test databases can be made
+    import sys
+
+    problem = asyncio.run(_postgres_problem())
+    print(problem or pg_base_url())
+    sys.exit(1 if problem else 0)
