@@ -21,7 +21,7 @@ def free_port() -> int:
 
 def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[str, ...] = ("town", "meadow"),
                          extra_clusters: str = "", database_urls: dict[str, str] | None = None,
-                         save_interval_s: float = 30.0) -> None:
+                         save_interval_s: float = 30.0, cluster0_runs_on: str = "local") -> None:
     """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port."""
     urls = database_urls or {}
     config = root / "serverconfig"
@@ -59,6 +59,7 @@ port = {free_port()}
 [[clusters]]
 number = 0
 zones = [{zone_list}]
+runs_on = "{cluster0_runs_on}"
 {extra_clusters}
 """)
     from shardkit.config.defaults import ensure_config
