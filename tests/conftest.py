@@ -19,9 +19,8 @@ from shardkit.up import READY_LINE
 TEST_DB_ENV = "SHARDKIT_TEST_DB"  # "sqlite" (default) or "postgresql": where cluster tests keep data
 
 
-def cluster_database_urls(root: Path) -> tuple[dict[str, str], Callable[[], None]]:
+def cluster_database_urls(root: Path, kind: str) -> tuple[dict[str, str], Callable[[], None]]:
     """Database URLs for a test cluster and a cleanup; fresh PostgreSQL databases when asked for."""
-    kind = os.environ.get(TEST_DB_ENV, "sqlite")
     if kind == "sqlite":
         return {}, lambda: None
     if kind != "postgresql":
@@ -68,9 +67,12 @@ class Cluster:
         raise AssertionError(f"nothing announced '{what} listening on'")
 
 
-def start_cluster(root: Path, **config: object) -> Cluster:
-    """``shardkit up`` on a fresh config under root; returns once the cluster says it is up."""
-    urls, drop_databases = cluster_database_urls(root)
+def start_cluster(root: Path, backend: str | None = None, **config: object) -> Cluster:
+    """``shardkit up`` on a fresh config under root; returns once the cluster says it is up.
+
+    ``backend`` is "sqlite" or "postgresql"; by default the SHARDKIT_TEST_DB environment variable.
+    """
+    urls, drop_databases = cluster_database_urls(root, backend or os.environ.get(TEST_DB_ENV, "sqlite"))
     write_cluster_config(root, database_urls=urls, **config)  # type: ignore[arg-type]
     up = start_shardkit(root, "up")
     try:

@@ -247,7 +247,7 @@ class WorldServer:
 
         @commands.command("status", "this world server's zones and players")
         async def status(args: list[str]) -> str:
-            lines = [f"world server {self.label}: {len(self.players)} players"]
+            lines = [f"world server {self.label} (pid {os.getpid()}): {len(self.players)} players"]
             for zone in self.spec.zones:
                 up = "up" if self.zone_up[zone].is_set() else "down"
                 child = self.children.get(zone)

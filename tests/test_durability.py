@@ -1,0 +1,310 @@
+"""No save the character server acknowledged is ever lost, whatever gets SIGKILLed and when.
+
+Round 1 plays a WorldServer against real master, GM, character server and daemon processes,
+saving characters as fast as it can while the character server is SIGKILLed at random
+moments and restarted. Round 2 runs a whole cluster with players walking about while their
+zone and WorldServer processes are SIGKILLed. Afterwards every acknowledged save must be in
+the database: the stored version is at least the acknowledged one, and equal versions carry
+equal state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+import msgspec
+import pytest
+from sqlalchemy import text
+
+from shardkit.characters.schemas import CharacterState, SaveResult
+from shardkit.client.session import GameClient
+from shardkit.config.settings import load_settings
+from shardkit.store.characters import CharacterStore
+from shardkit.store.database import Database
+from shardkit.store.testing import PostgresUnavailable, fresh_database_url
+from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
+from shardkit.wire.handshake import authenticate_service
+from shardkit.wire.rpc import RpcConnection, RpcError, connect
+
+BACKENDS = ["sqlite", "postgresql"]
+CHARACTERS = 40
+KILLS = 4
+PASSWORD = "walk walk walk"
+
+
+@dataclass
+class Ledger:
+    """What the character server acknowledged: character id -> [(version, gold)] in order."""
+
+    acked: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    refused: int = 0
+    failed: int = 0
+
+    def record(self, state: CharacterState, result: SaveResult) -> None:
+        self.acked.setdefault(state.id, []).append((result.version, state.gold))
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.acked.values())
+
+
+async def database_url(backend: str, tmp_path: Path) -> tuple[str, object]:
+    try:
+        return await fresh_database_url(backend, tmp_path)
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+
+
+async def check_ledger(url: str, world: str, ledger: Ledger, names: dict[int, tuple[int, str]]) -> None:
+    db = await Database.open(url, schema="characters")
+    try:
+        store = CharacterStore(db)
+        for character_id, acks in ledger.acked.items():
+            account_id, name = names[character_id]
+            stored = await store.load(account_id, world, name)
+            assert stored is not None, f"character {name} vanished"
+            versions = [v for v, _ in acks]
+            assert versions == sorted(versions), f"{name}: acknowledged versions went backwards"
+            last_version, last_gold = acks[-1]
+            assert stored.version >= last_version, (
+                f"{name}: database has version {stored.version}, but {last_version} was acknowledged"
+            )
+            if stored.version == last_version:
+                assert stored.gold == last_gold, f"{name}: acknowledged state differs from stored"
+    finally:
+        await db.close()
+
+
+class WorldServerStandIn:
+    """Speaks to the daemon's port 7000 exactly as a WorldServer does, and saves in a loop."""
+
+    def __init__(self, conn: RpcConnection, ledger: Ledger) -> None:
+        self.conn = conn
+        self.ledger = ledger
+        self.stop = asyncio.Event()
+
+    async def bot(self, state: CharacterState) -> None:
+        while not self.stop.is_set():
+            attempt = msgspec.structs.replace(state, gold=state.gold + 1, x=(state.x + 1) % 1000)
+            try:
+                result = msgspec.convert(
+                    await self.conn.call("save_character", attempt, False), SaveResult
+                )
+            except RpcError:
+                # the character server died mid-save: the outcome is unknown until we reload
+                self.ledger.failed += 1
+                state = await self.reload(state)
+                continue
+            if result.ok:
+                state = msgspec.structs.replace(attempt, version=result.version)
+                self.ledger.record(state, result)
+            else:
+                self.ledger.refused += 1
+                state = await self.reload(state)
+
+    async def reload(self, state: CharacterState) -> CharacterState:
+        for _ in range(200):
+            if self.stop.is_set():
+                return state
+            try:
+                loaded = await self.conn.call("load_character", state.account_id, state.name)
+                return msgspec.convert(loaded, CharacterState)
+            except RpcError:
+                await asyncio.sleep(0.05)  # bounded retry pacing while the server restarts
+        raise AssertionError("the character server never came back")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_character_server_sigkill_loses_no_acknowledged_save(backend: str, tmp_path: Path) -> None:
+    url, drop = await database_url(backend, tmp_path)
+    root = tmp_path / "cluster"
+    root.mkdir()
+    write_cluster_config(root, database_urls={"characters": url}, cluster0_runs_on="imp:none")
+    settings = load_settings(root)
+    processes: list[RunningProcess] = []
+
+    def start(*args: str) -> RunningProcess:
+        process = start_shardkit(root, *args)
+        processes.append(process)
+        return process
+
+    try:
+        start("gm").wait_for_line("gm listening")
+        start("master").wait_for_line("master listening")
+        daemon = start("daemon", "--world", "Atlantis")
+        daemon.wait_for_line("daemon Atlantis listening")
+        characters = start("characters")
+
+        conn = await connect("127.0.0.1", settings.worlds["Atlantis"].daemon.world_port)
+        await authenticate_service(conn, role="world", name="Atlantis/0",
+                                   secret=settings.secrets.key("daemon_link"), peer_role="daemon")
+        await conn.call("register_cluster", 0, "127.0.0.1", 1)
+        linked = daemon.wait_for_line("character server linked")
+
+        names: dict[int, tuple[int, str]] = {}
+        states = []
+        for account in range(1, CHARACTERS + 1):
+            name = "Dura" + "".join(chr(ord("a") + int(d)) for d in f"{account:03d}")
+            await conn.call("create_character", account, name, "town", 10.0, 10.0)
+            state = msgspec.convert(await conn.call("load_character", account, name), CharacterState)
+            names[state.id] = (account, name)
+            states.append(state)
+
+        ledger = Ledger()
+        stand_in = WorldServerStandIn(conn, ledger)
+        bots = [asyncio.create_task(stand_in.bot(s)) for s in states]
+        rng = random.Random(1234)
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.3, 1.2))  # a random moment, mid-traffic
+            before = ledger.total
+            characters.process.send_signal(signal.SIGKILL)
+            characters.process.wait(10)
+            characters = start("characters")
+            linked = await asyncio.to_thread(
+                daemon.wait_for_line, "character server linked", 30, linked + 1
+            )
+            assert ledger.total > 0 and before >= 0
+        await asyncio.sleep(0.5)  # let the last server take some saves too
+        stand_in.stop.set()
+        await asyncio.gather(*bots)
+        conn.close()
+        for process in reversed(processes):
+            process.stop()
+
+        assert ledger.total > 200, f"only {ledger.total} acknowledged saves: the test proves little"
+        print(f"{backend}: {ledger.total} acknowledged saves, {ledger.failed} in flight at a kill, "
+              f"{ledger.refused} stale after a kill, {KILLS} SIGKILLs")
+        await check_ledger(url, "Atlantis", ledger, names)
+    finally:
+        for process in processes:
+            process.stop()
+        await drop()
+
+
+# --------------------------------------------------------------------------- round 2
+
+async def stored_character(db: Database, name: str) -> CharacterState:
+    """A character as stored, found by its name (unique in its world)."""
+    async with db.session() as session:
+        account_id = (await session.execute(
+            text("SELECT account_id FROM characters WHERE name = :name"), {"name": name}
+        )).scalar_one()
+    stored = await CharacterStore(db).load(account_id, "Atlantis", name)
+    assert stored is not None
+    return msgspec.convert(msgspec.structs.asdict(stored), CharacterState)
+
+
+async def world_status(port: int, password: str) -> str:
+    async with asyncssh.connect("127.0.0.1", port, username="admin", password=password,
+                                known_hosts=None, client_keys=None) as ssh:
+        return str((await ssh.run("status", check=True, timeout=10)).stdout)
+
+
+@dataclass
+class Walker:
+    """A player who walks about and remembers every save the zone told it was acknowledged."""
+
+    name: str
+    character: str
+    saved: list[tuple[int, float, float]] = field(default_factory=list)
+
+    async def play(self, master_port: int, stop: asyncio.Event) -> None:
+        rng = random.Random(self.name)
+        for _ in range(50):  # each round is a fresh login after something died under us
+            if stop.is_set():
+                return
+            client = GameClient("127.0.0.1", master_port)
+            try:
+                await client.login(self.name, PASSWORD)
+                await client.enter_world("Atlantis")
+                await client.enter_game(self.character)
+                while not stop.is_set() and client.zone is not None and not client.zone.closed.is_set():
+                    client.move(rng.uniform(-1, 1), rng.uniform(-1, 1))
+                    before = client.state.saved
+                    await client.wait_for(
+                        lambda s, before=before: s.saved is not before or s.zone_lost or stop.is_set(),
+                        timeout=5,
+                    )
+                    if client.state.saved is not before and client.state.saved is not None:
+                        saved = client.state.saved
+                        self.saved.append((saved.version, saved.x, saved.y))
+                    if client.state.zone_lost:
+                        break
+            except (RpcError, OSError, TimeoutError):
+                pass  # a process died under us: log in again, as a player would
+            finally:
+                for conn in (client.zone, client.world, client.master):
+                    if conn is not None:
+                        conn.close("walker done")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tmp_path: Path) -> None:
+    from conftest import start_cluster  # the cluster fixture's machinery, with a fast save interval
+
+    try:
+        cluster = await asyncio.to_thread(
+            start_cluster, tmp_path, backend, zones=("town",), save_interval_s=0.3
+        )
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    try:
+        walkers = [Walker(f"walker{i}", f"Walker{'abcdefgh'[i]}") for i in range(6)]
+        for walker in walkers:
+            client = GameClient("127.0.0.1", cluster.master_port)
+            await client.register(walker.name, PASSWORD)
+            await client.login(walker.name, PASSWORD)
+            await client.enter_world("Atlantis")
+            await client.create_character(walker.character)
+            await client.close()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(w.play(cluster.master_port, stop)) for w in walkers]
+        password = cluster.settings.secrets.world_console_password
+        rng = random.Random(99)
+        for round_ in range(4):
+            await asyncio.sleep(rng.uniform(0.8, 1.6))  # a random moment, mid-traffic
+            ssh_port = cluster.announced_port("world Atlantis/0 console (ssh)")
+            status = await world_status(ssh_port, password)
+            if round_ % 2 == 0:
+                pid = int(re.search(r"zone town: up, .* pid (\d+)", status).group(1))
+                marker = "zone town listening"
+            else:
+                pid = int(re.search(r"world server Atlantis/0 \(pid (\d+)\)", status).group(1))
+                marker = "world Atlantis/0 ready"
+            seen = len(cluster.up.lines)
+            os.kill(pid, signal.SIGKILL)
+            await asyncio.to_thread(cluster.up.wait_for_line, marker, 60, seen)
+        await asyncio.sleep(1.0)
+        stop.set()
+        await asyncio.gather(*tasks)
+        saves = sum(len(w.saved) for w in walkers)
+        assert saves > 20, f"only {saves} acknowledged saves: the test proves little"
+        url = cluster.settings.database_url(cluster.settings.server.characters.database_url,
+                                            "characters.db")
+        assert await asyncio.to_thread(cluster.up.stop) == 0  # databases stay until the finally
+        db = await Database.open(url, schema="characters")
+        try:
+            for walker in walkers:
+                if not walker.saved:
+                    continue
+                stored = await stored_character(db, walker.character)
+                last_version = max(v for v, _, _ in walker.saved)
+                assert stored.version >= last_version, (
+                    f"{walker.character}: stored version {stored.version} < acknowledged {last_version}"
+                )
+            print(f"{backend}: {saves} acknowledged saves across 2 zone and 2 world SIGKILLs")
+        finally:
+            await db.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
