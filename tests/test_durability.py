@@ -25,13 +25,11 @@ from sqlalchemy import text
 
 from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.client.session import GameClient
-from shardkit.config.settings import load_settings
 from shardkit.store.characters import CharacterStore
 from shardkit.store.database import Database
 from shardkit.store.testing import PostgresUnavailable, fresh_database_url
-from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
-from shardkit.wire.handshake import authenticate_service
-from shardkit.wire.rpc import RpcConnection, RpcError, connect
+from shardkit.testing.character_rig import CharacterRig
+from shardkit.wire.rpc import RpcError
 
 BACKENDS = ["sqlite", "postgresql"]
 CHARACTERS = 40
@@ -84,11 +82,11 @@ async def check_ledger(url: str, world: str, ledger: Ledger, names: dict[int, tu
         await db.close()
 
 
-class WorldServerStandIn:
-    """Speaks to the daemon's port 7000 exactly as a WorldServer does, and saves in a loop."""
+class SavingBots:
+    """One bot per character, saving changes through the rig as fast as answers come back."""
 
-    def __init__(self, conn: RpcConnection, ledger: Ledger) -> None:
-        self.conn = conn
+    def __init__(self, rig: CharacterRig, ledger: Ledger) -> None:
+        self.rig = rig
         self.ledger = ledger
         self.stop = asyncio.Event()
 
@@ -96,9 +94,7 @@ class WorldServerStandIn:
         while not self.stop.is_set():
             attempt = msgspec.structs.replace(state, gold=state.gold + 1, x=(state.x + 1) % 1000)
             try:
-                result = msgspec.convert(
-                    await self.conn.call("save_character", attempt, False), SaveResult
-                )
+                result = await self.rig.save(attempt)
             except RpcError:
                 # the character server died mid-save: the outcome is unknown until we reload
                 self.ledger.failed += 1
@@ -116,8 +112,7 @@ class WorldServerStandIn:
             if self.stop.is_set():
                 return state
             try:
-                loaded = await self.conn.call("load_character", state.account_id, state.name)
-                return msgspec.convert(loaded, CharacterState)
+                return await self.rig.load(state)
             except RpcError:
                 await asyncio.sleep(0.05)  # bounded retry pacing while the server restarts
         raise AssertionError("the character server never came back")
@@ -126,67 +121,29 @@ class WorldServerStandIn:
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_character_server_sigkill_loses_no_acknowledged_save(backend: str, tmp_path: Path) -> None:
     url, drop = await database_url(backend, tmp_path)
-    root = tmp_path / "cluster"
-    root.mkdir()
-    write_cluster_config(root, database_urls={"characters": url}, cluster0_runs_on="imp:none")
-    settings = load_settings(root)
-    processes: list[RunningProcess] = []
-
-    def start(*args: str) -> RunningProcess:
-        process = start_shardkit(root, *args)
-        processes.append(process)
-        return process
-
+    rig = CharacterRig(tmp_path / "rig", url)
     try:
-        start("gm").wait_for_line("gm listening")
-        start("master").wait_for_line("master listening")
-        daemon = start("daemon", "--world", "Atlantis")
-        daemon.wait_for_line("daemon Atlantis listening")
-        characters = start("characters")
-
-        conn = await connect("127.0.0.1", settings.worlds["Atlantis"].daemon.world_port)
-        await authenticate_service(conn, role="world", name="Atlantis/0",
-                                   secret=settings.secrets.key("daemon_link"), peer_role="daemon")
-        await conn.call("register_cluster", 0, "127.0.0.1", 1)
-        linked = daemon.wait_for_line("character server linked")
-
-        names: dict[int, tuple[int, str]] = {}
-        states = []
-        for account in range(1, CHARACTERS + 1):
-            name = "Dura" + "".join(chr(ord("a") + int(d)) for d in f"{account:03d}")
-            await conn.call("create_character", account, name, "town", 10.0, 10.0)
-            state = msgspec.convert(await conn.call("load_character", account, name), CharacterState)
-            names[state.id] = (account, name)
-            states.append(state)
-
+        await rig.start()
+        states = await rig.create_characters(CHARACTERS, prefix="Dura")
+        names = {s.id: (s.account_id, s.name) for s in states}
         ledger = Ledger()
-        stand_in = WorldServerStandIn(conn, ledger)
-        bots = [asyncio.create_task(stand_in.bot(s)) for s in states]
+        bots = SavingBots(rig, ledger)
+        tasks = [asyncio.create_task(bots.bot(s)) for s in states]
         rng = random.Random(1234)
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 1.2))  # a random moment, mid-traffic
-            before = ledger.total
-            characters.process.send_signal(signal.SIGKILL)
-            characters.process.wait(10)
-            characters = start("characters")
-            linked = await asyncio.to_thread(
-                daemon.wait_for_line, "character server linked", 30, linked + 1
-            )
-            assert ledger.total > 0 and before >= 0
-        await asyncio.sleep(0.5)  # let the last server take some saves too
-        stand_in.stop.set()
-        await asyncio.gather(*bots)
-        conn.close()
-        for process in reversed(processes):
-            process.stop()
+            await rig.kill_and_restart_character_server()
+        await asyncio.sleep(0.5)  # the last server takes saves too
+        bots.stop.set()
+        await asyncio.gather(*tasks)
+        await rig.stop()
 
         assert ledger.total > 200, f"only {ledger.total} acknowledged saves: the test proves little"
         print(f"{backend}: {ledger.total} acknowledged saves, {ledger.failed} in flight at a kill, "
               f"{ledger.refused} stale after a kill, {KILLS} SIGKILLs")
         await check_ledger(url, "Atlantis", ledger, names)
     finally:
-        for process in processes:
-            process.stop()
+        await rig.stop()
         await drop()
 
 

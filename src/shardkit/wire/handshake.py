@@ -102,6 +102,7 @@ class ServiceAuth:
             close_after_reply(conn, "bad service proof")
             raise RpcError("auth_failed", "wrong link secret")
         conn.identity = Identity(role, name)
+        conn.trust_as_service()
         if self._on_authenticated is not None:
             result = self._on_authenticated(conn)
             if inspect.isawaitable(result):
@@ -125,6 +126,7 @@ async def authenticate_service(
         conn.close("server failed to prove the link secret")
         raise RpcError("auth_failed", "the server does not know the link secret")
     conn.identity = Identity(peer_role, hello.server_name)
+    conn.trust_as_service()
     await conn.call(
         "service_prove", _proof(secret, b"client", role, hello.server_nonce, client_nonce)
     )

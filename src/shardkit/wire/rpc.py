@@ -74,6 +74,12 @@ class Limits(msgspec.Struct, frozen=True):
     call_timeout_s: float = 15.0
 
 
+SERVICE_LIMITS = Limits(
+    max_concurrent_requests=8192, max_write_buffer=256 * 1024 * 1024, call_timeout_s=30.0
+)
+"""Bounds for a connection once it has proven a link secret: it carries many players' traffic."""
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """What the wire knows about one method: its name, params schema and who may call it."""
@@ -226,6 +232,13 @@ class RpcConnection:
         self._request_slots = asyncio.Semaphore(self.limits.max_concurrent_requests)
         self._on_close: list[Callable[[RpcConnection], Any]] = []
         self._serve_task: asyncio.Task[None] | None = None
+
+    def trust_as_service(self) -> None:
+        """Lift the per-connection bounds to those of a service link (after its handshake)."""
+        self.limits = msgspec.structs.replace(
+            SERVICE_LIMITS, max_message_bytes=self.limits.max_message_bytes
+        )
+        self._request_slots = asyncio.Semaphore(self.limits.max_concurrent_requests)
 
     # ----------------------------------------------------------------- outgoing
 
