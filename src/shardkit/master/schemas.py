@@ -12,6 +12,16 @@ class RegisterParams(msgspec.Struct, array_like=True):
     stored_key: bytes
     server_key: bytes
     iterations: int
+    registration_key: str = ""  # needed when the master has registration_keys_required
+
+
+class ChangePassword(msgspec.Struct, array_like=True):
+    """A new client-made SCRAM verifier for the logged-in account."""
+
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
 
 
 class LoginStart(msgspec.Struct, array_like=True):
@@ -27,10 +37,15 @@ class EnterWorld(msgspec.Struct, array_like=True):
     world: str
 
 
+class LeaveQueue(msgspec.Struct, array_like=True):
+    world: str = ""  # "" or the world queued for
+
+
 class RegistrationRules(msgspec.Struct):
     iterations: int
     min_password_length: int
     name_pattern: str
+    registration_key_required: bool = False
 
 
 class AccountInfo(msgspec.Struct):
@@ -50,12 +65,37 @@ class LoginDone(msgspec.Struct):
 
 class WorldInfo(msgspec.Struct):
     name: str
-    status: str  # "up", "full" or "down"
+    status: str  # "up", "full", "rebooting" (or another status its daemon reports) or "down"
     population: int
     capacity: int
+    queue: int = 0  # players waiting to get in
 
 
 class WorldEntry(msgspec.Struct):
+    world: str
+    host: str
+    port: int
+    ticket: bytes
+
+
+class QueuePlace(msgspec.Struct):
+    """enter_world's answer when the world is full: the player now waits in its queue."""
+
+    world: str
+    position: int  # 1 = next in line
+    queued: bool = True
+
+
+class QueuePosition(msgspec.Struct, array_like=True):
+    """Notification master -> player: our place in a world's queue changed."""
+
+    world: str
+    position: int
+
+
+class QueueReady(msgspec.Struct, array_like=True):
+    """Notification master -> player: our turn came; the params are a WorldEntry's fields."""
+
     world: str
     host: str
     port: int
@@ -92,3 +132,15 @@ class WorldAnnounced(msgspec.Struct, array_like=True):
     world: str
     host: str
     port: int
+
+
+class KickAccount(msgspec.Struct, array_like=True):
+    """Notification master -> daemon -> world servers -> zones: put this account out of play.
+
+    ``tickets_before``: a world server only drops a connection whose world ticket expires at or
+    before this master time (so a newer session of the account is left alone); 0 drops any.
+    """
+
+    account_id: int
+    reason: str
+    tickets_before: float = 0.0

@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shardkit.master.schemas import AnnounceWorld, DaemonAddress, WorldInfo
+from shardkit.master.schemas import AnnounceWorld, DaemonAddress
 
 
 @dataclass
-class WorldEntry:
+class KnownWorld:
+    """One world as the master knows it: the daemon's announcement and its latest heartbeat."""
+
     announcement: AnnounceWorld
     population: int = 0
     reported_status: str = "up"
@@ -23,12 +25,12 @@ class WorldRegistry:
     def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._timeout = timeout_s
         self._clock = clock
-        self._worlds: dict[str, WorldEntry] = {}
+        self._worlds: dict[str, KnownWorld] = {}
 
     def announce(self, world: AnnounceWorld) -> None:
         entry = self._worlds.get(world.name)
         if entry is None:
-            self._worlds[world.name] = WorldEntry(world, last_seen=self._clock())
+            self._worlds[world.name] = KnownWorld(world, last_seen=self._clock())
         else:
             entry.announcement = world
             entry.reported_status = "up"
@@ -58,15 +60,18 @@ class WorldRegistry:
             return "full"
         return "up"
 
-    def get(self, name: str) -> WorldEntry | None:
+    def get(self, name: str) -> KnownWorld | None:
         return self._worlds.get(name)
 
-    def listing(self) -> list[WorldInfo]:
-        return [
-            WorldInfo(name, self.status(name), e.population if self.status(name) != "down" else 0,
-                      e.announcement.capacity)
-            for name, e in sorted(self._worlds.items())
-        ]
+    def entries(self) -> list[tuple[str, KnownWorld]]:
+        """Every world ever announced, by name."""
+        return sorted(self._worlds.items())
+
+    def accepting(self, name: str) -> bool:
+        """Heard from in time and reporting itself up: players may be let in (capacity aside)."""
+        entry = self._worlds.get(name)
+        return (entry is not None and self._clock() - entry.last_seen <= self._timeout
+                and entry.reported_status == "up")
 
     def daemon_addresses(self) -> list[DaemonAddress]:
         return [

@@ -1,4 +1,4 @@
-"""Tables of the master database: accounts, bans, login history, worlds (migration master/0001)."""
+"""Tables of the master database: accounts, bans, login history, worlds, registration keys (master/0001-0002)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shardkit.store.database import UTCDateTime, make_metadata, utcnow
 
-__all__ = ["ROLES", "Account", "Ban", "LoginAttempt", "MasterBase", "World"]
+__all__ = ["ROLES", "Account", "Ban", "LoginAttempt", "MasterBase", "RegistrationKey", "World"]
 
 ROLES: Final[tuple[str, ...]] = ("player", "gm", "admin")
 
@@ -70,6 +70,8 @@ class Ban(MasterBase):
     )
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # unbanned (0002)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginAttempt(MasterBase):
@@ -104,4 +106,22 @@ class World(MasterBase):
     capacity: Mapped[int] = mapped_column(Integer)
     last_seen_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+
+class RegistrationKey(MasterBase):
+    """A single-use key for closed-beta registration; only its SHA-256 is stored (migration 0002)."""
+
+    __tablename__ = "registration_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+    created_by: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("accounts.id", ondelete="SET NULL")
     )
