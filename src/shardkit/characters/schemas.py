@@ -61,3 +61,92 @@ class SaveResult(msgspec.Struct):
     ok: bool
     version: int
     reason: str | None = None
+
+
+class RenameCharacter(msgspec.Struct, array_like=True):
+    world: str
+    account_id: int
+    name: str
+    new_name: str
+
+
+# ------------------------------------------------------------------- guilds
+# A daemon acts for one character of its world, by id (the player's active character).
+
+
+class GuildAct(msgspec.Struct, array_like=True):
+    world: str
+    character_id: int
+
+
+class GuildNamed(msgspec.Struct, array_like=True):
+    world: str
+    character_id: int
+    guild: str
+
+
+class GuildTarget(msgspec.Struct, array_like=True):
+    world: str
+    character_id: int
+    character: str
+
+
+class GuildText(msgspec.Struct, array_like=True):
+    world: str
+    character_id: int
+    text: str
+
+
+class GuildMember(msgspec.Struct):
+    name: str
+    rank: str  # "leader", "officer" or "member"
+
+
+class GuildInfo(msgspec.Struct):
+    """A guild as its members see it: name, message of the day, roster (leader first)."""
+
+    name: str
+    motd: str
+    members: list[GuildMember]
+
+
+class GuildChatTargets(msgspec.Struct):
+    """Who hears a guild message: the daemon passes it to every WorldServer of the world."""
+
+    guild: str
+    speaker: str
+    text: str
+    member_ids: list[int]
+
+
+# ---------------------------------------------------------------------- GMs
+# The GM server calls these over the character server's link to the GM port (1998).
+
+
+class RestoreCharacter(msgspec.Struct, array_like=True):
+    world: str
+    name: str
+
+
+class DeletedCharacters(msgspec.Struct, array_like=True):
+    world: str
+    limit: int = 50
+
+
+class DeletedCharacterInfo(msgspec.Struct):
+    id: int
+    account_id: int
+    name: str
+    zone: str
+    level: int
+    deleted_at: str  # RFC 3339
+    restorable_until: str  # RFC 3339; a GM may restore it until then
+
+
+class RestoredCharacter(msgspec.Struct):
+    id: int
+    account_id: int
+    world: str
+    name: str
+    zone: str
+    level: int

@@ -8,6 +8,10 @@ from typing import Any
 
 import msgspec
 
+from shardkit.characters.access import own_world
+from shardkit.characters.content_port import ContentInfo
+from shardkit.characters.gm_service import GMService
+from shardkit.characters.guilds import GuildService
 from shardkit.characters.names import character_name_problem
 from shardkit.characters.schemas import (
     CharacterRef,
@@ -15,16 +19,19 @@ from shardkit.characters.schemas import (
     CharacterSummary,
     CreateCharacter,
     ListCharacters,
+    RenameCharacter,
     SaveCharacter,
     SaveResult,
 )
 from shardkit.config.settings import Settings
+from shardkit.content import content_dir, content_version
 from shardkit.master.schemas import DaemonAddress, WorldAnnounced
 from shardkit.runtime.main import announce
 from shardkit.runtime.tasks import background
 from shardkit.store import characters as store
 from shardkit.store.accounts import NameTaken
 from shardkit.store.database import Database
+from shardkit.store.guilds import GuildStore
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, rpc
 
@@ -45,23 +52,17 @@ class CharacterService:
     def __init__(self, server: CharacterServer) -> None:
         self.server = server
 
-    @staticmethod
-    def _own_world(conn: RpcConnection, world: str) -> None:
-        assert conn.identity is not None
-        if world != conn.identity.name:
-            raise RpcError("forbidden", f"daemon of '{conn.identity.name}' asked about '{world}'")
-
     @rpc("list_characters", ListCharacters, roles=("daemon",))
     async def list_characters(self, conn: RpcConnection, p: ListCharacters) -> list[CharacterSummary]:
         """The account's characters in this world."""
-        self._own_world(conn, p.world)
+        own_world(conn, p.world)
         rows = await self.server.store.list(p.account_id, p.world)
         return [CharacterSummary(c.id, c.name, c.zone, c.level) for c in rows]
 
     @rpc("create_character", CreateCharacter, roles=("daemon",))
     async def create_character(self, conn: RpcConnection, p: CreateCharacter) -> CharacterSummary:
         """Create a character; the name is unique per world and must pass the name rules."""
-        self._own_world(conn, p.world)
+        own_world(conn, p.world)
         problem = character_name_problem(p.name)
         if problem:
             raise RpcError("bad_name", problem)
@@ -75,18 +76,42 @@ class CharacterService:
     @rpc("delete_character", CharacterRef, roles=("daemon",))
     async def delete_character(self, conn: RpcConnection, p: CharacterRef) -> dict[str, Any]:
         """Soft-delete a character (a GM can restore it)."""
-        self._own_world(conn, p.world)
+        own_world(conn, p.world)
         if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
             raise RpcError("in_play", f"'{p.name}' is in play; log out first")
-        if not await self.server.store.delete(p.account_id, p.world, p.name):
+        state = await self.server.store.load(p.account_id, p.world, p.name)
+        if state is None or not await self.server.store.delete(p.account_id, p.world, p.name):
             raise RpcError("no_such_character", f"no character '{p.name}'")
-        self.server.audit("characters", "delete", f"{p.world}/{p.name}", {"account_id": p.account_id})
+        guild = await self.server.guilds.drop_character(state.id)
+        detail: dict[str, object] = {"account_id": p.account_id}
+        if guild is not None:
+            detail["left_guild"] = guild
+        self.server.audit("characters", "delete", f"{p.world}/{state.name}", detail)
         return {"ok": True}
+
+    @rpc("rename_character", RenameCharacter, roles=("daemon",))
+    async def rename_character(self, conn: RpcConnection, p: RenameCharacter) -> CharacterSummary:
+        """Rename one of the account's characters; not while it is in play."""
+        own_world(conn, p.world)
+        problem = character_name_problem(p.new_name)
+        if problem:
+            raise RpcError("bad_name", problem)
+        if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
+            raise RpcError("in_play", f"'{p.name}' is in play; log out first")
+        try:
+            state = await self.server.store.rename(p.account_id, p.world, p.name, p.new_name)
+        except NameTaken:
+            raise RpcError("name_taken", f"'{p.new_name}' is taken in {p.world}") from None
+        if state is None:
+            raise RpcError("no_such_character", f"no character '{p.name}'")
+        self.server.audit("characters", "rename", f"{p.world}/{state.name}",
+                          {"account_id": p.account_id, "old_name": p.name})
+        return CharacterSummary(state.id, state.name, state.zone, state.level)
 
     @rpc("load_character", CharacterRef, roles=("daemon",))
     async def load_character(self, conn: RpcConnection, p: CharacterRef) -> CharacterState:
         """Load a character to put it in play; one live character per account across all worlds."""
-        self._own_world(conn, p.world)
+        own_world(conn, p.world)
         claim = self.server.claims.get(p.account_id)
         if claim is not None and claim[0] != p.world:
             raise RpcError("already_playing", f"this account is playing in '{claim[0]}'")
@@ -99,7 +124,7 @@ class CharacterService:
     @rpc("save_character", SaveCharacter, roles=("daemon",))
     async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> SaveResult:
         """Save a character state based on ``version``; answered only after the commit. Stale saves are refused."""
-        self._own_world(conn, p.state.world)
+        own_world(conn, p.state.world)
         result = await self.server.batcher.save(_to_store(p.state))
         if p.final and result.ok and self.server.claims.get(p.state.account_id, ("",))[0] == p.state.world:
             self.server.claims.pop(p.state.account_id, None)
@@ -124,8 +149,13 @@ class CharacterServer:
         self.claims: dict[int, tuple[str, str]] = {}  # account -> (world, character name key)
         self.daemon_links: dict[str, ServiceLink] = {}
         self.store: store.CharacterStore
+        self.guilds: GuildStore
         self.batcher: store.SaveBatcher
-        self._daemon_router = Router.for_services(CharacterService(self))
+        self.content = ContentInfo(content_version(content_dir(settings.server.cluster.content_dir,
+                                                              settings.root)))
+        self._daemon_router = Router.for_services(
+            CharacterService(self), GuildService(self), self.content
+        )
         self.gm_link: ServiceLink | None = None
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
@@ -162,6 +192,7 @@ class CharacterServer:
         url = settings.database_url(settings.server.characters.database_url, "characters.db")
         db = await Database.open(url, schema="characters")
         self.store = store.CharacterStore(db)
+        self.guilds = GuildStore(db)
         self.batcher = store.SaveBatcher(self.store)
         self.batcher.start()
         master = settings.server.master
@@ -174,6 +205,7 @@ class CharacterServer:
         self.gm_link = ServiceLink(
             gm.host, gm.port, role="characters", name="characters",
             secret=settings.secrets.key("characters_link"), peer_role="gm",
+            router=Router.for_services(GMService(self)),
         )
         master_link.start()
         self.gm_link.start()

@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Final, NamedTuple
 
 import msgspec
@@ -22,7 +23,14 @@ from shardkit.store.database import (
     utcnow,
 )
 
-__all__ = ["CharacterState", "CharacterStore", "NameTaken", "SaveBatcher", "SaveResult"]
+__all__ = [
+    "CharacterState",
+    "CharacterStore",
+    "DeletedCharacter",
+    "NameTaken",
+    "SaveBatcher",
+    "SaveResult",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,18 @@ class CharacterState(msgspec.Struct, kw_only=True):
     version: int = 1
 
 
+class DeletedCharacter(msgspec.Struct, frozen=True, kw_only=True):
+    """A soft-deleted character, as a GM sees it before restoring it."""
+
+    id: int
+    account_id: int
+    world: str
+    name: str
+    zone: str
+    level: int
+    deleted_at: datetime
+
+
 class SaveResult(msgspec.Struct, frozen=True, kw_only=True):
     """The outcome of saving one state.
 
@@ -105,6 +125,19 @@ def _state(row: Character) -> CharacterState:
         inventory=row.inventory,
         data=row.data,
         version=row.version,
+    )
+
+
+def _deleted(row: Character) -> DeletedCharacter:
+    assert row.deleted_at is not None
+    return DeletedCharacter(
+        id=row.id,
+        account_id=row.account_id,
+        world=row.world,
+        name=row.name,
+        zone=row.zone,
+        level=row.level,
+        deleted_at=row.deleted_at,
     )
 
 
@@ -264,15 +297,44 @@ class CharacterStore:
             )
             return None if row is None else _state(row)
 
+    async def deleted(self, world: str, limit: int = 50) -> builtins.list[DeletedCharacter]:
+        """Soft-deleted characters of ``world``, most recently deleted first."""
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(Character)
+                .where(Character.world == world, Character.deleted_at.is_not(None))
+                .order_by(Character.deleted_at.desc(), Character.id.desc())
+                .limit(limit)
+            )
+            return [_deleted(row) for row in rows]
+
+    async def find_deleted(self, world: str, name: str) -> DeletedCharacter | None:
+        """The soft-deleted character called ``name`` (case-insensitively) in ``world``."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(Character).where(
+                    Character.world == world,
+                    Character.name_key == name_key(name),
+                    Character.deleted_at.is_not(None),
+                )
+            )
+            return None if row is None else _deleted(row)
+
     async def _change(
-        self, account_id: int, world: str, name: str, deleted: bool, values: dict[str, Any]
+        self,
+        account_id: int,
+        world: str,
+        name: str,
+        deleted: bool,
+        values: dict[str, Any],
+        *conditions: ColumnElement[bool],
     ) -> int | None:
         """Apply ``values`` and a version bump to one character; its id, or None if no match."""
         state = Character.deleted_at.is_not(None) if deleted else Character.deleted_at.is_(None)
         async with self._db.session() as session, session.begin():
             result = await session.execute(
                 update(Character)
-                .where(*self._by_name(account_id, world, name), state)
+                .where(*self._by_name(account_id, world, name), state, *conditions)
                 .values(values | {"version": Character.version + 1, "updated_at": utcnow()})
                 .returning(Character.id)
                 .execution_options(synchronize_session=False)
@@ -289,9 +351,17 @@ class CharacterStore:
         changed = await self._change(account_id, world, name, False, {"deleted_at": utcnow()})
         return changed is not None
 
-    async def restore(self, account_id: int, world: str, name: str) -> CharacterState | None:
-        """Undo a soft delete; the restored state, or None if there is no such deleted character."""
-        character_id = await self._change(account_id, world, name, True, {"deleted_at": None})
+    async def restore(
+        self, account_id: int, world: str, name: str, *, deleted_since: datetime | None = None
+    ) -> CharacterState | None:
+        """Undo a soft delete; the restored state, or None if there is no such deleted character.
+
+        With ``deleted_since``, only a character deleted at or after that time is restored.
+        """
+        since = () if deleted_since is None else (Character.deleted_at >= deleted_since,)
+        character_id = await self._change(
+            account_id, world, name, True, {"deleted_at": None}, *since
+        )
         return None if character_id is None else await self._get(character_id)
 
     async def rename(
