@@ -609,7 +609,7 @@ async def test_migrations_match_models(db_url: str, schema: str) -> None:
     assert await current_revision(db_url, schema) is None
     db = await Database.open(db_url, schema=schema)
     try:
-        assert await current_revision(db_url, schema) == await head_revision(schema) == "0001"
+        assert await current_revision(db_url, schema) == await head_revision(schema)
 
         def diff(conn: Connection) -> list[Any]:
             context = MigrationContext.configure(conn, opts={"compare_server_default": True})

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from shardkit.config.settings import ConfigError, Settings, load_settings
+from shardkit.db_commands import add_db_commands
 from shardkit.runtime.main import run_until_signalled, setup_logging
 
 
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("play", cmd_play, "the terminal client")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
+    add_db_commands(sub, _settings)
     return parser
 
 

@@ -11,11 +11,14 @@ from typing import Any
 import msgspec
 
 from shardkit.characters.schemas import CharacterSummary
+from shardkit.client.guilds import GuildCalls
 from shardkit.master.accounts_rules import password_problem
 from shardkit.master.schemas import (
     AccountInfo,
     LoginDone,
     LoginStarted,
+    QueuePosition,
+    QueueReady,
     RegistrationRules,
     WorldEntry,
     WorldInfo,
@@ -55,6 +58,12 @@ class ErrorMsg(msgspec.Struct, array_like=True):
     error: dict[str, str]
 
 
+class GuildChatMsg(msgspec.Struct, array_like=True):
+    guild: str
+    speaker: str
+    text: str
+
+
 @dataclass
 class Seen:
     """Another entity as the last snapshot showed it."""
@@ -77,6 +86,9 @@ class ClientState:
     zone_lost: str | None = None
     snapshots: int = 0
     saved: SavedMsg | None = None  # the last state the character server acknowledged
+    guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
+    queue_position: int | None = None  # our place in a full world's login queue (1 = next)
+    queue_ready: WorldEntry | None = None  # the ticket the queue gave us
 
 
 class ServerEvents:
@@ -130,6 +142,25 @@ class ServerEvents:
         self.client.state.saved = p
         self.client.changed()
 
+    @rpc("guild_chat", GuildChatMsg, public=True)
+    def guild_chat(self, conn: RpcConnection, p: GuildChatMsg) -> None:
+        """A member of our guild said something (on any WorldServer of the world)."""
+        self.client.state.guild_chat.append((p.guild, p.speaker, p.text))
+        self.client.changed()
+
+    @rpc("queue_position", QueuePosition, public=True)
+    def queue_position(self, conn: RpcConnection, p: QueuePosition) -> None:
+        """Our place in a full world's login queue changed (1 = next in line)."""
+        self.client.state.queue_position = p.position
+        self.client.changed()
+
+    @rpc("queue_ready", QueueReady, public=True)
+    def queue_ready(self, conn: RpcConnection, p: QueueReady) -> None:
+        """Our turn in the queue came: the world's address and our ticket."""
+        self.client.state.queue_ready = WorldEntry(p.world, p.host, p.port, p.ticket)
+        self.client.state.queue_position = None
+        self.client.changed()
+
     @rpc("error", ErrorMsg, public=True)
     def error(self, conn: RpcConnection, p: ErrorMsg) -> None:
         """A server-side error about something we sent as a notification."""
@@ -137,7 +168,7 @@ class ServerEvents:
         self.client.changed()
 
 
-class GameClient:
+class GameClient(GuildCalls):
     """One player's connections: master, then a world, then a zone."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 2002) -> None:
@@ -183,16 +214,16 @@ class GameClient:
             self.master = await connect(self.host, self.port, self._router)
         return self.master
 
-    async def register(self, name: str, password: str) -> AccountInfo:
+    async def register(self, name: str, password: str, registration_key: str = "") -> AccountInfo:
         """Create an account; only a salted verifier leaves this machine."""
-        problem = password_problem(password)
+        problem = password_problem(password, name)
         if problem:
             raise RpcError("bad_password", problem)
         master = await self._master()
         rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
         verifier = await asyncio.to_thread(make_verifier, password, rules.iterations)
         try:
-            result = await master.call("register", name, *params_of(verifier))
+            result = await master.call("register", name, *params_of(verifier), registration_key)
         finally:
             self._drop_master()  # log in on a fresh connection: this one was never authenticated
         return msgspec.convert(result, AccountInfo)
@@ -226,16 +257,54 @@ class GameClient:
         return msgspec.convert(await master.call("worlds"), list[WorldInfo])
 
     # --------------------------------------------------------------- world
-    async def enter_world(self, name: str) -> Welcome:
-        """Get a ticket from the master and log in to the world with it."""
-        master = await self._master()
-        entry = msgspec.convert(await master.call("enter_world", name), WorldEntry)
+    async def enter_world(self, name: str, port: int | None = None) -> Welcome:
+        """Get a ticket from the master (queueing while the world is full) and log in to the world.
+
+        ``port`` picks another WorldServer (cluster) of the world than its entry point.
+        """
+        entry = await self._world_ticket(name)
         if self.world is not None:
             self.world.close("changing world")
-        self.world = await connect(entry.host, entry.port, self._router)
+        self.world = await connect(entry.host, port or entry.port, self._router)
         welcome = msgspec.convert(await self.world.call("ticket_login", entry.ticket), Welcome)
         self.world_name = welcome.world
         return welcome
+
+    async def _world_ticket(self, name: str, queue_timeout: float = 3600.0) -> WorldEntry:
+        """A ticket for the world; if it is full, wait in its queue (``state.queue_position``)."""
+        master = await self._master()
+        self.state.queue_ready = None
+        answer = await master.call("enter_world", name)
+        if not (isinstance(answer, dict) and answer.get("queued")):
+            return msgspec.convert(answer, WorldEntry)
+        self.state.queue_position = int(answer.get("position", 0)) or None
+        self.changed()
+        ready = asyncio.ensure_future(self.wait_for(lambda s: s.queue_ready, queue_timeout))
+        lost = asyncio.ensure_future(master.closed.wait())
+        try:
+            await asyncio.wait({ready, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not ready.done():
+                ready.cancel()
+        if ready.cancelled() or not ready.done():
+            raise RpcError("closed", f"lost the master while queued for {name}")
+        try:
+            entry: WorldEntry = ready.result()
+        except TimeoutError:
+            master.notify("leave_queue", name)
+            raise RpcError("timeout", f"still queued for {name}; gave up waiting") from None
+        return entry
+
+    async def change_password(self, new_password: str) -> None:
+        """Send the master a verifier of the new password (the password stays here)."""
+        problem = password_problem(new_password, self.account.name if self.account else "")
+        if problem:
+            raise RpcError("bad_password", problem)
+        master = await self._master()
+        rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
+        verifier = await asyncio.to_thread(make_verifier, new_password, rules.iterations)
+        await master.call("change_password", *params_of(verifier))
 
     def _in_world(self) -> RpcConnection:
         if self.world is None or self.world.closed.is_set():
@@ -252,6 +321,11 @@ class GameClient:
 
     async def delete_character(self, name: str) -> None:
         await self._in_world().call("delete_character", name)
+
+    async def rename_character(self, name: str, new_name: str) -> CharacterSummary:
+        return msgspec.convert(
+            await self._in_world().call("rename_character", name, new_name), CharacterSummary
+        )
 
     # ---------------------------------------------------------------- zone
     async def enter_game(self, character: str) -> Entered:

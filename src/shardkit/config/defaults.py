@@ -19,6 +19,7 @@ SERVER_TOML = """\
 data_dir = "data"              # databases, host keys and logs (relative to this folder's parent)
 bind = "127.0.0.1"             # where game and service ports listen; "0.0.0.0" to open them
 public_address = "127.0.0.1"   # the address clients and other machines are told to dial
+content_dir = ""               # world content; "" = shipped default. Must match on every machine
 log_level = "INFO"
 
 [master]
@@ -27,7 +28,19 @@ port = 2002
 database_url = ""              # "" = SQLite data/master.db; or "postgresql+asyncpg://user@host/db"
 scram_iterations = 4096
 ticket_ttl_s = 30.0
-heartbeat_timeout_s = 6.0
+heartbeat_timeout_s = 6.0        # a world not heard from for this long is shown down
+session_policy = "replace"       # second login of an account: "replace" the first, or "refuse" it
+registration_keys_required = false   # true: register only with a key from the manhole ("keys new")
+login_failures_per_ip = 10       # failed password checks per IP per window, then back-off
+login_failures_per_account = 30  # ... per account, from IPs that never logged in to it
+login_failure_window_s = 60.0
+login_backoff_s = 5.0            # first lockout; doubles each time, up to login_backoff_max_s
+login_backoff_max_s = 900.0
+registrations_per_ip = 20        # new accounts per IP per registration_window_s
+registration_window_s = 600.0
+queue_max = 5000                 # players waiting per full world
+status_host = "127.0.0.1"        # HTTP status page (/, /status.json, /metrics)
+status_port = 8080               # 0 = any free port
 
 [master.manhole]               # telnet admin console; password is in secrets.toml
 host = "127.0.0.1"
@@ -43,6 +56,7 @@ database_url = ""              # "" = SQLite data/gm.db
 [characters]
 database_url = ""              # "" = SQLite data/characters.db
 save_interval_s = 30.0         # periodic save of every character in play
+restore_days = 30.0            # a GM may restore a deleted character for this many days
 """
 
 WORLD_TOML = """\

@@ -11,6 +11,7 @@ import os
 import re
 import secrets as pysecrets
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -33,6 +34,7 @@ class Cluster(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "data"
     bind: str = "127.0.0.1"  # where the game and service ports listen
     public_address: str = "127.0.0.1"  # what the master tells clients and peers to dial
+    content_dir: str = ""  # world content (zones, ...); "" = the content shipped with shardkit
     log_level: str = "INFO"
 
 
@@ -43,6 +45,18 @@ class Master(msgspec.Struct, forbid_unknown_fields=True):
     scram_iterations: int = 4096
     ticket_ttl_s: float = 30.0
     heartbeat_timeout_s: float = 6.0
+    session_policy: Literal["replace", "refuse"] = "replace"  # a second login of an account
+    registration_keys_required: bool = False  # closed beta: register needs a single-use key
+    login_failures_per_ip: int = 10  # failed password checks per IP within the window
+    login_failures_per_account: int = 30  # ... per account name, from IPs it never logged in from
+    login_failure_window_s: float = 60.0
+    login_backoff_s: float = 5.0  # first lockout; doubles with each further one
+    login_backoff_max_s: float = 900.0
+    registrations_per_ip: int = 20  # accounts one IP may register within the window
+    registration_window_s: float = 600.0
+    queue_max: int = 5000  # players waiting per full world
+    status_host: str = "127.0.0.1"  # HTTP status page and /metrics
+    status_port: int = 8080  # 0: any free port
     manhole: Console = msgspec.field(default_factory=lambda: Console(port=8192))
 
 
@@ -55,6 +69,7 @@ class GM(msgspec.Struct, forbid_unknown_fields=True):
 class Characters(msgspec.Struct, forbid_unknown_fields=True):
     database_url: str = ""
     save_interval_s: float = 30.0
+    restore_days: float = 30.0  # a GM may restore a deleted character for this long
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):

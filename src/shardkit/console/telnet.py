@@ -29,6 +29,7 @@ import asyncio
 import logging
 import math
 import re
+from typing import cast
 
 import telnetlib3
 from telnetlib3.stream_reader import TelnetReader
@@ -164,7 +165,8 @@ class _ConsoleTelnetProtocol(telnetlib3.TelnetServer):
         # telnetlib3's "closed" marker: its connection_lost becomes a no-op for this
         # half-initialised protocol (no reader/writer were made).
         self._closing = True
-        assert isinstance(transport, asyncio.WriteTransport)
+        # uvloop's TCPTransport is not registered as an asyncio.WriteTransport: cast, not assert
+        transport = cast(asyncio.WriteTransport, transport)
         transport.write(message)
         transport.close()  # flushes the message, then closes
 

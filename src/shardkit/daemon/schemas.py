@@ -14,6 +14,7 @@ class RegisterCluster(msgspec.Struct, array_like=True):
     number: int
     host: str
     port: int
+    content_version: str = ""  # must equal the character server's
 
 
 class Population(msgspec.Struct, array_like=True):
@@ -50,3 +51,29 @@ class StartWorld(msgspec.Struct, array_like=True):
 class StopWorld(msgspec.Struct, array_like=True):
     world: str
     cluster: int
+
+
+class CharacterRename(msgspec.Struct, array_like=True):
+    account_id: int
+    name: str
+    new_name: str
+
+
+# Guild methods: a WorldServer acts for its player's active character, by id.
+class CharacterAct(msgspec.Struct, array_like=True):
+    character_id: int
+
+
+class CharacterGuild(msgspec.Struct, array_like=True):
+    character_id: int
+    guild: str
+
+
+class CharacterTarget(msgspec.Struct, array_like=True):
+    character_id: int
+    character: str
+
+
+class CharacterText(msgspec.Struct, array_like=True):
+    character_id: int
+    text: str

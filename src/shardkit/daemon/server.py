@@ -11,9 +11,13 @@ from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
+from shardkit.daemon.backups import BackupVault
+from shardkit.daemon.guilds import GuildForwarding
+from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.schemas import (
     AccountCharacter,
     AccountCharacters,
+    CharacterRename,
     NewCharacter,
     Population,
     RegisterCluster,
@@ -71,6 +75,11 @@ class WorldServerPort:
         """Load a character to put it in play."""
         return await self.daemon.characters("load_character", self.daemon.world.name, p.account_id, p.name)
 
+    @rpc("rename_character", CharacterRename, roles=("world",))
+    async def rename_character(self, conn: RpcConnection, p: CharacterRename) -> Any:
+        """Rename one of the account's characters (not while it is in play)."""
+        return await self.daemon.characters("rename_character", self.daemon.world.name, p.account_id, p.name, p.new_name)
+
     @rpc("save_character", SaveCharacter, roles=("world",))
     async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> Any:
         """Save a character; answered after the character server committed it."""
@@ -93,9 +102,21 @@ class WorldDaemon:
         self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
         self.characters_port = world.daemon.characters_port
+        self.content_version: str | None = None  # the character server's, once it is linked
 
     # ------------------------------------------------------------ clusters
+    def _content_problem(self, p: RegisterCluster) -> str | None:
+        if self.content_version is None or p.content_version == self.content_version:
+            return None
+        return (f"WorldServer {self.world.name}/{p.number} has content {p.content_version or 'unknown'}"
+                f" but the character server has {self.content_version}; deploy the same content"
+                " (cluster.content_dir) to both")
+
     def cluster_registered(self, conn: RpcConnection, p: RegisterCluster) -> None:
+        problem = self._content_problem(p)
+        if problem:
+            log.error("refused: %s", problem)
+            raise RpcError("content_mismatch", problem)
         self.clusters[p.number] = (conn, p)
         self.populations.setdefault(p.number, 0)
         log.info("cluster %s of %s registered at %s:%s", p.number, self.world.name, p.host, p.port)
@@ -130,8 +151,8 @@ class WorldDaemon:
         if old is not None and old is not conn:
             old.close("replaced by a newer character server link")
         self.characters_conn = conn
-        self.characters_up.set()
         log.info("character server linked from %s", conn.peer_ip)
+        background(self._check_content(conn))
 
         def gone(c: RpcConnection) -> None:
             if self.characters_conn is c:
@@ -140,6 +161,17 @@ class WorldDaemon:
                 log.warning("character server link lost")
 
         conn.on_close(gone)
+
+    async def _check_content(self, conn: RpcConnection) -> None:
+        """Learn the character server's content version; drop WorldServers that differ."""
+        self.content_version = str(await conn.call("content_version"))
+        self.characters_up.set()
+        for world_conn, registration in list(self.clusters.values()):
+            problem = self._content_problem(registration)
+            if problem:
+                log.error("dropping: %s", problem)
+                world_conn.notify("error", {"code": "content_mismatch", "message": problem})
+                world_conn.close("content mismatch")
 
     # ---------------------------------------------------------------- imps
     def _imp_connected(self, conn: RpcConnection) -> None:
@@ -238,7 +270,9 @@ class WorldDaemon:
         d = world.daemon
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
-                WorldServerPort(self), ServiceAuth({"world": secret}, world.name))),
+                WorldServerPort(self), GuildForwarding(self), BackupVault.for_world(settings, world), ServiceAuth(
+                    {"world": secret, "backup": settings.secrets.key("characters_link")},
+                    world.name))),
             await serve(bind, d.characters_port, Router.for_services(
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self._characters_connected))),
@@ -260,6 +294,7 @@ class WorldDaemon:
         self.master_link = ServiceLink(
             master.host, master.port, role="daemon", name=world.name,
             secret=settings.secrets.key("master_link"), peer_role="master", on_up=self._announce,
+            router=Router.for_services(MasterEvents(self)),
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())

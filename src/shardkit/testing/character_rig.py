@@ -15,6 +15,7 @@ import msgspec
 
 from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.config.settings import Settings, load_settings
+from shardkit.content import content_dir, content_version
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcConnection, connect
@@ -53,7 +54,8 @@ class CharacterRig:
         self.conn = await connect("127.0.0.1", self.settings.worlds[WORLD].daemon.world_port)
         await authenticate_service(self.conn, role="world", name=f"{WORLD}/0",
                                    secret=self.settings.secrets.key("daemon_link"), peer_role="daemon")
-        await self.conn.call("register_cluster", 0, "127.0.0.1", 1)
+        version = content_version(content_dir(self.settings.server.cluster.content_dir, self.root))
+        await self.conn.call("register_cluster", 0, "127.0.0.1", 1, version)
         await self.wait_for_character_server()
 
     async def wait_for_character_server(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,9 +22,16 @@ def free_port() -> int:
 
 def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[str, ...] = ("town", "meadow"),
                          extra_clusters: str = "", database_urls: dict[str, str] | None = None,
-                         save_interval_s: float = 30.0, cluster0_runs_on: str = "local") -> None:
-    """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port."""
+                         save_interval_s: float = 30.0, cluster0_runs_on: str = "local",
+                         master_options: dict[str, object] | None = None,
+                         capacity: int = 100) -> None:
+    """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port.
+
+    ``master_options`` adds keys to [master] (e.g. ``{"session_policy": "refuse"}``).
+    """
     urls = database_urls or {}
+    master = {"heartbeat_timeout_s": 3.0, "status_port": 0, **(master_options or {})}
+    master_lines = "".join(f"{key} = {_toml_value(value)}\n" for key, value in master.items())
     config = root / "serverconfig"
     (config / "worlds").mkdir(parents=True, exist_ok=True)
     (config / "server.toml").write_text(f"""
@@ -32,8 +40,7 @@ data_dir = "data"
 [master]
 port = {free_port()}
 database_url = "{urls.get('master', '')}"
-heartbeat_timeout_s = 3.0
-[master.manhole]
+{master_lines}[master.manhole]
 port = {free_port()}
 [gm]
 port = {free_port()}
@@ -45,7 +52,7 @@ save_interval_s = {save_interval_s}
     zone_list = ", ".join(f'"{z}"' for z in zones)
     (config / "worlds" / f"{world}.toml").write_text(f"""
 name = "{world}"
-capacity = 100
+capacity = {capacity}
 world_port = 0
 ssh_port = 0
 zone_base_port = 0
@@ -65,6 +72,17 @@ runs_on = "{cluster0_runs_on}"
     from shardkit.config.defaults import ensure_config
 
     ensure_config(root)  # secrets
+
+
+def _toml_value(value: object) -> str:
+    """A Python value as TOML (bool, number, string or list of those)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
 
 
 @dataclass

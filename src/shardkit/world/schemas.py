@@ -40,3 +40,30 @@ class ZonePopulation(msgspec.Struct, array_like=True):
 class ZoneLoad(msgspec.Struct, array_like=True):
     account_id: int
     name: str
+
+
+class Rename(msgspec.Struct, array_like=True):
+    name: str
+    new_name: str
+
+
+# Guilds: a player acts as the character it entered the game with.
+class GuildName(msgspec.Struct, array_like=True):
+    guild: str
+
+
+class GuildMemberName(msgspec.Struct, array_like=True):
+    character: str
+
+
+class GuildMessage(msgspec.Struct, array_like=True):
+    text: str
+
+
+class GuildChatDelivery(msgspec.Struct, array_like=True):
+    """Daemon -> WorldServer: a guild message for those of ``member_ids`` playing here."""
+
+    guild: str
+    speaker: str
+    text: str
+    member_ids: list[int]

@@ -15,6 +15,7 @@ from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet
 from shardkit.console.ssh import start_ssh_console
+from shardkit.content import Content, ContentError, content_dir, load_content
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.runtime.main import announce
 from shardkit.runtime.process import Child, relay_line, shardkit_command
@@ -31,8 +32,11 @@ from shardkit.wire.rpc import (
     serve,
 )
 from shardkit.wire.tickets import TicketRedeemer, issue_ticket
+from shardkit.world.daemon_events import TICKET_EXPIRY, DaemonEvents
+from shardkit.world.guilds import ACTIVE_CHARACTER, GuildChatEvents, GuildPort
 from shardkit.world.schemas import (
     CharacterName,
+    Rename,
     TicketLogin,
     Welcome,
     ZoneEntry,
@@ -45,7 +49,6 @@ from shardkit.zone.schemas import ZONE_SECRET_ENV
 log = logging.getLogger("shardkit.world")
 
 ZONE_READY_WAIT_S = 20.0
-SPAWN = (100.0, 100.0)
 
 
 class PlayerPort:
@@ -61,6 +64,7 @@ class PlayerPort:
             raise RpcError("already_authenticated", "this connection is already logged in")
         ticket = self.world.redeemer.redeem(p.ticket, self.world.world.name)
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
+        conn.state[TICKET_EXPIRY] = ticket.expires_at  # lets a master kick tell old from new
         self.world.player_joined(conn, ticket.account_id)
         return Welcome(self.world.world.name, self.world.spec.number, ticket.account_id, ticket.account_name)
 
@@ -78,7 +82,8 @@ class PlayerPort:
             raise RpcError("bad_name", problem)
         zone = self.world.spec.zones[0]
         result = await self.world.daemon.call(
-            "create_character", self.world.account(conn), p.name, zone, *SPAWN
+            "create_character", self.world.account(conn), p.name, zone,
+            *self.world.content.zone(zone).spawn,
         )
         return msgspec.convert(result, CharacterSummary)
 
@@ -86,6 +91,15 @@ class PlayerPort:
     async def delete_character(self, conn: RpcConnection, p: CharacterName) -> Any:
         """Delete one of this account's characters."""
         return await self.world.daemon.call("delete_character", self.world.account(conn), p.name)
+
+    @rpc("rename_character", Rename)
+    async def rename_character(self, conn: RpcConnection, p: Rename) -> CharacterSummary:
+        """Rename one of this account's characters; not while it is in play."""
+        problem = character_name_problem(p.new_name)
+        if problem:
+            raise RpcError("bad_name", problem)
+        result = await self.world.daemon.call("rename_character", self.world.account(conn), p.name, p.new_name)
+        return msgspec.convert(result, CharacterSummary)
 
     @rpc("enter_game", CharacterName)
     async def enter_game(self, conn: RpcConnection, p: CharacterName) -> ZoneEntry:
@@ -146,6 +160,7 @@ class WorldServer:
         self.port: RpcServer | None = None
         self.daemon: ServiceLink
         self._ready_announced = False
+        self.content: Content
 
     @property
     def label(self) -> str:
@@ -199,6 +214,7 @@ class WorldServer:
             character=character.name, character_id=character.id,
         )
         conn.state["zone"] = zone
+        conn.state[ACTIVE_CHARACTER], conn.state["character"] = character.id, character.name
         return ZoneEntry(zone, self.settings.server.cluster.public_address, port, ticket)
 
     # --------------------------------------------------------------- zones
@@ -276,14 +292,23 @@ class WorldServer:
     async def _on_daemon_up(self, conn: RpcConnection) -> None:
         public = self.settings.server.cluster.public_address
         assert self.port is not None
-        await conn.call("register_cluster", *params_of(RegisterCluster(self.spec.number, public, self.port.port)))
+        await conn.call("register_cluster", *params_of(RegisterCluster(
+            self.spec.number, public, self.port.port, self.content.version)))
         conn.notify("population", self.spec.number, len(self.players))
 
     async def run(self, stop: asyncio.Event) -> int:
+        try:
+            self.content = await asyncio.to_thread(load_content, content_dir(
+                self.settings.server.cluster.content_dir, self.settings.root))
+            for zone in self.spec.zones:
+                self.content.zone(zone)  # every zone we run must be defined by the content
+        except ContentError as exc:
+            log.error("cannot start: %s", exc)
+            return 2
         settings, world = self.settings, self.world
         bind = settings.server.cluster.bind
         router = Router.for_services(
-            PlayerPort(self), ZonePort(self), ServiceAuth({"zone": self.zone_link_key}, self.label)
+            PlayerPort(self), GuildPort(self), ZonePort(self), ServiceAuth({"zone": self.zone_link_key}, self.label)
         )
         self.port = await serve(bind, _offset(world.world_port, self.spec.number), router)
         announce(f"world {self.label} listening on {bind}:{self.port.port}")
@@ -299,6 +324,7 @@ class WorldServer:
         self.daemon = ServiceLink(
             self.daemon_host, self.daemon_port, role="world", name=self.label,
             secret=settings.secrets.key("daemon_link"), peer_role="daemon", on_up=self._on_daemon_up,
+            router=Router.for_services(GuildChatEvents(self), DaemonEvents(self)),
         )
         self.daemon.start()
         self._start_zones()

@@ -12,6 +12,7 @@ import msgspec
 
 from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.config.settings import Settings, WorldSettings
+from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import derive_key
@@ -29,6 +30,7 @@ from shardkit.wire.rpc import (
 from shardkit.wire.tickets import TicketRedeemer
 from shardkit.zone.schemas import ZONE_SECRET_ENV, Entered, Input, Say, ZoneLogin
 from shardkit.zone.simulation import Entity, Simulation
+from shardkit.zone.world_events import WorldEvents
 
 log = logging.getLogger("shardkit.zone")
 
@@ -110,7 +112,8 @@ class ZoneServer:
         self.bind = bind
         self.link_key = derive_key(secret, "zone-link")
         self.redeemer = TicketRedeemer(derive_key(secret, "zone-ticket"), kind="zone")
-        self.sim = Simulation(view_radius=world.view_radius)
+        zone_def = load_content(content_dir(settings.server.cluster.content_dir, settings.root)).zone(name)
+        self.sim = Simulation(width=zone_def.width, height=zone_def.height, view_radius=world.view_radius)
         self.players: dict[int, Player] = {}
         self.by_account: dict[int, Player] = {}
         self.save_interval = settings.server.characters.save_interval_s
@@ -228,6 +231,7 @@ class ZoneServer:
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up,
+            router=Router.for_services(WorldEvents(self)),
         )
         self.world_link.start()
         tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves())]
