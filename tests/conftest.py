@@ -57,6 +57,13 @@ class Cluster:
     def master_port(self) -> int:
         return self.settings.server.master.port
 
+    def database_url(self, schema: str) -> str:
+        """Where this cluster keeps a schema's data ("master", "characters" or "gm")."""
+        server = self.settings.server
+        configured = {"master": server.master.database_url, "gm": server.gm.database_url,
+                      "characters": server.characters.database_url}[schema]
+        return self.settings.database_url(configured, f"{schema}.db")
+
     def announced_port(self, what: str) -> int:
         """The port from the latest ``<what> listening on host:port`` line (ports chosen at run time)."""
         pattern = re.compile(re.escape(what) + r" listening on [\d.]+:(\d+)")

@@ -11,7 +11,7 @@ from conftest import Cluster
 from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.client.session import GameClient
 from shardkit.store.characters import CharacterStore
-from shardkit.store.database import Database, sqlite_url
+from shardkit.store.database import Database
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcConnection, RpcError, connect
 
@@ -112,8 +112,7 @@ async def test_stale_save_over_the_wire_is_refused_and_the_newer_state_kept(
 
         again = msgspec.convert(await first.call("load_character", account, "Contested"), CharacterState)
         assert (again.gold, again.x, again.version) == (10, 11.0, 2)
-        db = await Database.open(sqlite_url(cluster.settings.data_dir / "characters.db"),
-                                 schema="characters")
+        db = await Database.open(cluster.database_url("characters"), schema="characters")
         try:
             stored = await CharacterStore(db).load(account, "Atlantis", "Contested")
         finally:

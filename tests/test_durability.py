@@ -247,8 +247,7 @@ async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tm
         await asyncio.gather(*tasks)
         saves = sum(len(w.saved) for w in walkers)
         assert saves > 20, f"only {saves} acknowledged saves: the test proves little"
-        url = cluster.settings.database_url(cluster.settings.server.characters.database_url,
-                                            "characters.db")
+        url = cluster.database_url("characters")
         assert await asyncio.to_thread(cluster.up.stop) == 0  # databases stay until the finally
         db = await Database.open(url, schema="characters")
         try:

@@ -27,15 +27,15 @@ async def make_gm(cluster: Cluster, name: str) -> None:
     client = GameClient("127.0.0.1", cluster.master_port)
     await client.register(name, PASSWORD)
     await client.close()
-    db = await Database.open(sqlite_url(cluster.settings.data_dir / "master.db"), schema="master")
+    db = await Database.open(cluster.database_url("master"), schema="master")
     try:
         assert await AccountStore(db).set_role(name, "gm")
     finally:
         await db.close()
 
 
-async def backdate_deletion(data_dir: Path, name: str, days: float) -> None:
-    engine = await create_database_engine(sqlite_url(data_dir / "characters.db"))
+async def backdate_deletion(url: str, name: str, days: float) -> None:
+    engine = await create_database_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.execute(
@@ -79,7 +79,7 @@ async def test_gm_restores_a_deleted_character_within_restore_days(cluster: Clus
             await owner.create_character(name)
             await owner.delete_character(name)
         assert await owner.characters() == []
-        await backdate_deletion(cluster.settings.data_dir, "Ancient", days=31)
+        await backdate_deletion(cluster.database_url("characters"), "Ancient", days=31)
 
         await make_gm(cluster, "gamewarden")
         welcome = await gm.login("gamewarden", PASSWORD)

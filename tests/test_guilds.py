@@ -272,7 +272,7 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         tmp_path_factory.mktemp("guilds"), zones=("town",), extra_clusters=TWO_CLUSTERS
     )
     yield running
-    assert running.up.stop() == 0, "\n".join(running.up.lines[-40:])
+    assert running.stop() == 0, "\n".join(running.up.lines[-40:])
 
 
 async def _player(cluster: Cluster, name: str, character: str, port: int | None) -> GameClient:
