@@ -476,6 +476,9 @@ class RpcConnection:
             pass
         for task in list(self._tasks):
             task.cancel()
+        reader_task = self._serve_task
+        if reader_task is not None and reader_task is not asyncio.current_task():
+            reader_task.cancel()  # a client's read loop ends with its connection
         callbacks, self._on_close = self._on_close, []
         for callback in callbacks:
             self._run_close_callback(callback)
