@@ -83,7 +83,8 @@ class ClusterLauncher:
         m = s.server.master
         lines = ["", "shardkit cluster is up:",
                  f"  players connect to the master at {s.server.cluster.public_address}:{m.port}",
-                 f"  manhole: telnet {m.manhole.host} {m.manhole.port} (user {m.manhole.username})"]
+                 f"  manhole: telnet {m.manhole.host} {m.manhole.port} (user {m.manhole.username})",
+                 f"  status page: http://{m.status_host}:{m.status_port}/ (metrics at /metrics)"]
         for world in s.worlds.values():
             lines.append(f"  world {world.name}: daemon console telnet {world.daemon.console.host}"
                          f" {world.daemon.console.port}; ssh -p {world.ssh_port} {world.ssh.username}@{world.ssh.host}")
