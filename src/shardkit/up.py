@@ -37,7 +37,6 @@ class ClusterLauncher:
                     self.expected.add(f"world {world.name}/{spec.number} ready")
         self.seen: set[str] = set()
         self.ready = asyncio.Event()
-        self.failed: list[str] = []
 
     def _on_line(self, name: str, line: str) -> None:
         handle = self._log_files.get(name)
@@ -56,8 +55,8 @@ class ClusterLauncher:
 
     def _on_exit(self, child: Child, code: int) -> None:
         if code != 0:
-            self.failed.append(f"{child.name} exited with {code} (see {self.log_dir})")
-            self.out.write(f"{child.name:>10} | exited with code {code}; restarting\n")
+            self.out.write(f"{child.name:>10} | exited with code {code} (see {self.log_dir});"
+                           " restarting\n")
 
     def _child(self, name: str, *args: str) -> Child:
         child = Child(

@@ -5,11 +5,6 @@ from __future__ import annotations
 import msgspec
 
 
-class ZoneAddress(msgspec.Struct):
-    name: str
-    port: int
-
-
 class RegisterCluster(msgspec.Struct, array_like=True):
     number: int
     host: str

@@ -191,10 +191,6 @@ def params_of(struct: Any) -> list[Any]:
 _encoder = msgspec.msgpack.Encoder()
 
 
-def encode(obj: Any) -> bytes:
-    return _encoder.encode(obj)
-
-
 def encode_notification(method: str, *params: Any) -> bytes:
     """Pre-encode a notification once, to send the same bytes to many peers."""
     return _encoder.encode((NOTIFY, method, params))

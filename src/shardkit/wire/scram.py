@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
 
 import msgspec
 import scramp
@@ -86,5 +85,3 @@ class ScramClientSession:
         """Check that the server knew the verifier; raises ScramError if not."""
         self._client.set_server_final(server_final)
 
-
-PasswordHasher = Callable[[str], Verifier]
