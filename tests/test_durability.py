@@ -37,6 +37,24 @@ KILLS = 4
 PASSWORD = "walk walk walk"
 
 
+class Progress:
+    """A count of acknowledged saves that a test can wait on, instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._grew = asyncio.Event()
+
+    def add(self) -> None:
+        self.count += 1
+        self._grew.set()
+
+    async def reach(self, target: int, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while self.count < target:
+                self._grew.clear()
+                await self._grew.wait()
+
+
 @dataclass
 class Ledger:
     """What the character server acknowledged: character id -> [(version, gold)] in order."""
@@ -44,9 +62,11 @@ class Ledger:
     acked: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     refused: int = 0
     failed: int = 0
+    progress: Progress = field(default_factory=Progress)
 
     def record(self, state: CharacterState, result: SaveResult) -> None:
         self.acked.setdefault(state.id, []).append((result.version, state.gold))
+        self.progress.add()
 
     @property
     def total(self) -> int:
@@ -133,7 +153,7 @@ async def test_character_server_sigkill_loses_no_acknowledged_save(backend: str,
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.3, 1.2))  # a random moment, mid-traffic
             await rig.kill_and_restart_character_server()
-        await asyncio.sleep(0.5)  # the last server takes saves too
+        await ledger.progress.reach(ledger.progress.count + 200, timeout=30)  # the last server too
         bots.stop.set()
         await asyncio.gather(*tasks)
         await rig.stop()
@@ -172,11 +192,12 @@ class Walker:
 
     name: str
     character: str
+    progress: Progress
     saved: list[tuple[int, float, float]] = field(default_factory=list)
 
     async def play(self, master_port: int, stop: asyncio.Event) -> None:
         rng = random.Random(self.name)
-        for _ in range(50):  # each round is a fresh login after something died under us
+        for _ in range(300):  # each round is a fresh login after something died under us
             if stop.is_set():
                 return
             client = GameClient("127.0.0.1", master_port)
@@ -194,10 +215,12 @@ class Walker:
                     if client.state.saved is not before and client.state.saved is not None:
                         saved = client.state.saved
                         self.saved.append((saved.version, saved.x, saved.y))
+                        self.progress.add()
                     if client.state.zone_lost:
                         break
             except (RpcError, OSError, TimeoutError):
-                pass  # a process died under us: log in again, as a player would
+                # a process died under us, or the world is still coming back: retry like a player
+                await asyncio.sleep(0.2)
             finally:
                 for conn in (client.zone, client.world, client.master):
                     if conn is not None:
@@ -217,7 +240,8 @@ async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tm
             raise
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     try:
-        walkers = [Walker(f"walker{i}", f"Walker{'abcdefgh'[i]}") for i in range(6)]
+        progress = Progress()
+        walkers = [Walker(f"walker{i}", f"Walker{'abcdefgh'[i]}", progress) for i in range(6)]
         for walker in walkers:
             client = GameClient("127.0.0.1", cluster.master_port)
             await client.register(walker.name, PASSWORD)
@@ -242,7 +266,8 @@ async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tm
             seen = len(cluster.up.lines)
             os.kill(pid, signal.SIGKILL)
             await asyncio.to_thread(cluster.up.wait_for_line, marker, 60, seen)
-        await asyncio.sleep(1.0)
+        # every walker is back in the restarted processes, saving
+        await progress.reach(progress.count + 2 * len(walkers), timeout=60)
         stop.set()
         await asyncio.gather(*tasks)
         saves = sum(len(w.saved) for w in walkers)
