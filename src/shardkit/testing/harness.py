@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,10 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+FIXED_PORT_RANGE = (20000, 32000)
+"""Where tests pick fixed ports: below Linux's ephemeral range (32768-60999), so a port that
+the kernel hands to some other socket (a zone on port 0, an outgoing connection) can never
+take a port a test cluster was told to listen on between choosing it and binding it."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now, outside the kernel's ephemeral range."""
+    for _ in range(1000):
+        port = random.randrange(*FIXED_PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[str, ...] = ("town", "meadow"),
