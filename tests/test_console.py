@@ -30,7 +30,7 @@ PASSWORD = "s3cret-pässword"
 WAIT = 5.0  # upper bound for any single network event in these tests
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-ECHO = 1
+ECHO, SGA = 1, 3
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -386,11 +386,11 @@ async def test_telnet_login_and_commands() -> None:
         assert "shardkit test manhole" in banner
         client.send(f"{USER}\r\n")
         await client.read_until("password: ")
-        assert ("WILL", ECHO) in client.events  # password is not echoed by the client
+        # offered at once: a client that agrees leaves echo and editing to the server
+        assert ("WILL", ECHO) in client.events and ("WILL", SGA) in client.events
         client.send(f"{PASSWORD}\r\n")
-        await client.read_until("> ")
-        # echo is handed back to the client after the password
-        assert client.events.index(("WONT", ECHO)) > client.events.index(("WILL", ECHO))
+        assert await client.read_until("> ") == "> "  # this client did not agree: no echo
+        assert ("WONT", ECHO) not in client.events
 
         client.send("help\r\n")
         help_text = await client.read_until("> ")
@@ -409,6 +409,31 @@ async def test_telnet_login_and_commands() -> None:
 
         client.send("quit\r\n")
         assert "bye" in await client.read_to_eof()
+        await client.close()
+
+
+async def test_telnet_server_echo_and_line_editing() -> None:
+    """A client in character mode (it agreed to WILL ECHO and WILL SGA, as a stock telnet does)
+    sees what it types echoed with CR LF line ends, never the password, and can edit the line."""
+    async with telnet_console() as console:
+        client = await TelnetClient.connect(console.port)
+        client.send(bytes([IAC, DO, ECHO, IAC, DO, SGA]))
+        await client.read_until("login: ")
+        # the user name and the password typed ahead in one packet: only the name is echoed
+        client.send(f"{USER}\r\x00{PASSWORD}\r\x00".encode())
+        assert await client.read_until("> ") == f"{USER}\r\npassword: \r\n> "
+
+        client.send(b"echo typo\x7f\x7f\x7f\x08hi\r\x00")  # DEL and BS erase a character
+        assert await client.read_until("> ") == "echo typo" + "\b \b" * 4 + "hi\r\nhi\r\n> "
+        client.send(b"echo x\x1b[A\x1bOB\x1b[1;5C y\r\n")  # arrow keys are swallowed
+        assert await client.read_until("> ") == "echo x y\r\nx y\r\n> "
+        client.send(b"rm -rf\x15echo a b\x17c\r\n")  # ^U kills the line, ^W the last word
+        erase = "\b \b"
+        assert await client.read_until("> ") == f"rm -rf{erase * 6}echo a b{erase}c\r\na c\r\n> "
+        client.send(b"boom\x03")  # ^C drops the line
+        assert await client.read_until("> ") == "boom^C\r\n> "
+        client.send(b"\x04")  # ^D on an empty line ends the session
+        await client.read_to_eof()
         await client.close()
 
 

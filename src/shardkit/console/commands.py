@@ -6,7 +6,7 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable
 
-__all__ = ["EXIT_COMMANDS", "CommandHandler", "CommandSet"]
+__all__ = ["EXIT_COMMANDS", "CommandHandler", "CommandSet", "UsageError", "int_arg"]
 
 log = logging.getLogger("shardkit.console")
 
@@ -15,6 +15,24 @@ CommandHandler = Callable[[list[str]], Awaitable[str]]
 
 #: Words that end a console session; the transports (telnet, SSH) handle them, not CommandSet.
 EXIT_COMMANDS: frozenset[str] = frozenset({"quit", "exit"})
+
+
+class UsageError(Exception):
+    """A command's arguments are wrong: the message (one line, e.g. ``usage: ...``) is the answer.
+
+    Raised by handlers (and :func:`int_arg`); :meth:`CommandSet.execute` shows it as it is and
+    logs nothing, since it is the operator's typo, not a fault of the server.
+    """
+
+
+def int_arg(args: list[str], index: int, *, default: int, low: int, high: int, usage: str) -> int:
+    """``args[index]`` as an integer in ``low..high`` (``default`` when absent), else UsageError."""
+    if index >= len(args):
+        return default
+    text = args[index]
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+        raise UsageError(f"{usage} ({text[:20]!r} is not a number from {low} to {high})")
+    return int(text)
 
 
 class CommandSet:
@@ -72,6 +90,8 @@ class CommandSet:
         handler = entry[1]
         try:
             result = await handler(args)
+        except UsageError as exc:
+            return " ".join(str(exc).split()) or f"usage: see 'help {name}'"
         except Exception as exc:  # a failing command must not end the session
             log.exception("console: command %r failed", name)
             return f"error: {exc}" if str(exc) else f"error: {type(exc).__name__}"

@@ -7,21 +7,30 @@
 # sub-negotiation size limits. It is created with
 #   encoding=False     -> byte reader/writer; we decode UTF-8 ourselves with errors="replace",
 #                         so no byte sequence can raise a decode error,
-#   line_mode=True     -> no WILL SGA / WILL ECHO: a stock ``telnet`` stays in NVT line mode
-#                         and does the line editing and echoing itself,
+#   line_mode=True     -> telnetlib3 sends no WILL SGA / WILL ECHO of its own (it would defer
+#                         them and skip them for clients it takes for MUD clients): we send
+#                         them ourselves, at once, for every client (below),
 #   compression=False  -> MCCP refused,
 #   timeout=0          -> telnetlib3's own idle timer is off; idle/login timeouts are applied
 #                         per read below, so a long-running command is not counted as idle.
-# Clients that ask for SGA or LINEMODE are refused (``always_wont`` / ``always_dont``), which
-# keeps them in line mode too. ``WILL ECHO`` is sent only while the password is typed, then
-# ``WONT ECHO``.
+#
+# Echo and line editing: the server offers WILL ECHO and WILL SGA as soon as a client
+# connects. A stock client (Debian's ``telnet``) agrees and goes to character-at-a-time mode:
+# it neither echoes nor edits, the server does both (printable input is echoed, Enter as
+# CR LF, Backspace/DEL, ^U, ^W and ^C edit the line, escape sequences such as arrow keys are
+# swallowed, and the password is not echoed at all). Left to echo locally in NVT line mode, a
+# stock client that also agreed to BINARY turns its terminal's output processing off, so
+# every echoed Enter moved the cursor down without going back to column 0 and the server's
+# next line appeared indented by the length of what was typed. A client that refuses ECHO
+# keeps echoing itself, and then the server does not echo. LINEMODE is refused.
 #
 # What we do not take from telnetlib3: ``telnetlib3.create_server`` (its protocol factory
 # cannot be handed our per-console policy, so we call ``loop.create_server`` with a closure),
 # its "shell starts after negotiation" hook (that waits up to ``connect_maxwait`` for clients
-# that never negotiate; our session starts right away and negotiation runs alongside), and its
-# ``readline`` (unbounded): lines are assembled here from ``reader.read()`` chunks with a
-# byte limit, handling CR LF, CR NUL, bare CR and bare LF.
+# that never negotiate; our session starts right away and negotiation runs alongside), its
+# SLC snooping (control characters reach our line editor as plain bytes) and its
+# ``readline`` (unbounded): lines are assembled here with a byte limit, handling CR LF,
+# CR NUL, bare CR and bare LF.
 
 from __future__ import annotations
 
@@ -34,7 +43,7 @@ from typing import cast
 import telnetlib3
 from telnetlib3.stream_reader import TelnetReader
 from telnetlib3.stream_writer import TelnetWriter
-from telnetlib3.telopt import ECHO, LINEMODE, SGA, WILL, WONT
+from telnetlib3.telopt import ECHO, LINEMODE, SGA, WILL
 
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import EXIT_COMMANDS, CommandSet
@@ -47,7 +56,8 @@ log = logging.getLogger("shardkit.console")
 MAX_LOGIN_TRIES = 3
 
 _READ_CHUNK = 4096
-_CR, _LF, _NUL, _BS, _DEL = 0x0D, 0x0A, 0x00, 0x08, 0x7F
+_CR, _LF, _NUL, _BS, _DEL, _ESC = 0x0D, 0x0A, 0x00, 0x08, 0x7F, 0x1B
+_CTRL_C, _CTRL_D, _CTRL_U, _CTRL_W, _TAB = 0x03, 0x04, 0x15, 0x17, 0x09
 _ANSI_SEQ = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _LONE_CR = re.compile(r"\r(?!\n)")
@@ -69,56 +79,129 @@ def _to_wire(text: str) -> bytes:
     return _LONE_CR.sub("\r\x00", text).encode("utf-8", errors="replace")
 
 
+class _EndOfSession(Exception):
+    """The client sent ^D on an empty line."""
+
+
 class _LineReader:
-    """Assembles input lines from telnetlib3's byte reader, with a length bound."""
+    """Assembles input lines from telnetlib3's byte reader: a length bound, and, while the
+    server echoes (the client agreed to WILL ECHO), the echo and the editing keys of a terminal.
+
+    Bytes that arrive after a line end stay unprocessed until the next :meth:`readline`, so a
+    password typed ahead is never echoed under the rules of the line before it.
+    """
 
     def __init__(self, reader: TelnetReader, writer: TelnetWriter, max_line_bytes: int) -> None:
         self._reader = reader
         self._writer = writer
         self._max = max_line_bytes
-        self._buf = bytearray()
-        self._lines: list[bytes] = []
+        self._pending = bytearray()  # received, not yet looked at
+        self._buf = bytearray()  # the line being typed
         self._after_cr = False
+        self._escape = _NO_ESCAPE
 
     async def readline(self, *, secret: bool = False) -> bytes | None:
-        """Next complete line without its terminator; None at end of stream."""
-        while not self._lines:
+        """Next complete line without its terminator; None at end of stream (or ^D)."""
+        while True:
+            try:
+                line = self._take_line(secret=secret)
+            except _EndOfSession:
+                return None
+            if line is not None:
+                return line
             chunk = await self._reader.read(_READ_CHUNK)
             if not chunk:
                 return None
-            self._feed(chunk, echo=not secret and self._writer.will_echo)
-        return self._lines.pop(0)
+            self._pending += chunk
 
-    def _feed(self, chunk: bytes, *, echo: bool) -> None:
+    def _take_line(self, *, secret: bool) -> bytes | None:
+        """Consume pending bytes up to the end of one line; None if no line is complete yet."""
+        echoing = self._writer.will_echo
+        show = echoing and not secret
         out = bytearray()
-        for byte in chunk:
-            if self._after_cr:
-                self._after_cr = False
-                if byte in (_LF, _NUL):
-                    continue
-            if byte in (_CR, _LF):
-                self._after_cr = byte == _CR
-                self._lines.append(bytes(self._buf))
-                self._buf.clear()
-                out += b"\r\n"
-            elif byte in (_BS, _DEL):
-                if self._buf:
-                    # drop a whole UTF-8 character: its continuation bytes, then its lead byte
-                    while self._buf and self._buf[-1] & 0xC0 == 0x80:
-                        self._buf.pop()
-                    if self._buf:
-                        self._buf.pop()
-                    out += b"\b \b"
-            elif byte == _NUL:
-                continue
-            else:
-                self._buf.append(byte)
-                if len(self._buf) > self._max:
-                    raise _LineTooLong
+        line: bytes | None = None
+        used = 0
+        try:
+            while line is None and used < len(self._pending):
+                used += 1  # consumed even if it raises (an over-long line, ^D)
+                line = self._key(self._pending[used - 1], out, show=show)
+        finally:
+            del self._pending[:used]
+            if echoing and out:
+                self._writer.write(bytes(out))
+        return line
+
+    def _key(self, byte: int, out: bytearray, *, show: bool) -> bytes | None:
+        """One input byte; returns the finished line when it ends one."""
+        if self._after_cr:
+            self._after_cr = False
+            if byte in (_LF, _NUL):
+                return None
+        if self._escape != _NO_ESCAPE:
+            self._escape = _next_escape_state(self._escape, byte)
+            return None
+        if byte in (_CR, _LF):
+            self._after_cr = byte == _CR
+            line = bytes(self._buf)
+            self._buf.clear()
+            out += b"\r\n"
+            return line
+        if byte == _ESC:
+            self._escape = _AFTER_ESC
+        elif byte in (_BS, _DEL):
+            self._erase(1, out, show)
+        elif byte == _CTRL_U:
+            self._erase(len(self._buf), out, show)
+        elif byte == _CTRL_W:
+            self._erase_word(out, show)
+        elif byte == _CTRL_C:
+            self._buf.clear()
+            out += b"^C\r\n"
+            return b""
+        elif byte == _CTRL_D:
+            if not self._buf:
+                raise _EndOfSession
+        elif byte >= 0x20 or byte == _TAB:  # printable ASCII and UTF-8; other controls dropped
+            byte = 0x20 if byte == _TAB else byte
+            self._buf.append(byte)
+            if len(self._buf) > self._max:
+                raise _LineTooLong
+            if show:
                 out.append(byte)
-        if echo and out:
-            # only when the client asked us to echo (DO ECHO) outside password entry
-            self._writer.write(bytes(out))
+        return None
+
+    def _erase(self, chars: int, out: bytearray, show: bool) -> None:
+        """Drop ``chars`` whole UTF-8 characters from the end of the line."""
+        for _ in range(chars):
+            if not self._buf:
+                return
+            while self._buf and self._buf[-1] & 0xC0 == 0x80:  # continuation bytes
+                self._buf.pop()
+            if self._buf:
+                self._buf.pop()
+            if show:
+                out += b"\b \b"
+
+    def _erase_word(self, out: bytearray, show: bool) -> None:
+        text = self._buf.decode("utf-8", errors="replace")
+        kept = text.rstrip(" ")
+        kept = kept[: len(kept) - len(kept.split(" ")[-1])] if kept else ""
+        self._erase(len(text) - len(kept), out, show)
+
+
+# States of the escape-sequence swallower (arrow keys and the like are not part of a line).
+_NO_ESCAPE, _AFTER_ESC, _IN_CSI, _IN_SS3 = 0, 1, 2, 3
+
+
+def _next_escape_state(state: int, byte: int) -> int:
+    """ESC [ params final (CSI), ESC O x (SS3) and ESC x are dropped whole."""
+    if state == _AFTER_ESC:
+        if byte == 0x5B:  # [
+            return _IN_CSI
+        return _IN_SS3 if byte == 0x4F else _NO_ESCAPE  # O
+    if state == _IN_CSI:
+        return _IN_CSI if 0x20 <= byte <= 0x3F else _NO_ESCAPE  # until the final byte
+    return _NO_ESCAPE  # the one byte after ESC O
 
 
 class _ConsoleTelnetProtocol(telnetlib3.TelnetServer):
@@ -155,9 +238,11 @@ class _ConsoleTelnetProtocol(telnetlib3.TelnetServer):
             return
         super().connection_made(transport)
         assert self.writer is not None
-        # stay in NVT line mode: the client edits and echoes lines itself
-        self.writer.always_wont.add(SGA)
+        # character-at-a-time with server echo (see the top of this module); no SLC snooping
+        self.writer.slc_simulated = False
         self.writer.always_dont.add(LINEMODE)
+        self.writer.iac(WILL, SGA)
+        self.writer.iac(WILL, ECHO)
         self._console._session_started(self)
 
     def _refuse(self, transport: asyncio.BaseTransport, message: bytes) -> None:
@@ -340,13 +425,14 @@ class _Session:
             username = username.strip()
             if not username:
                 continue
-            self.writer.iac(WILL, ECHO)  # the client stops echoing: the password stays hidden
+            # Not echoed while we echo (the client agreed to WILL ECHO); a client that refused
+            # it echoes the password itself, which no server can prevent.
             await self.send("password: ")
             password = await self.read_line(secret=True)
-            self.writer.iac(WONT, ECHO)
             if password is None:
                 return False
-            await self.send("\n")  # the client did not echo the newline either
+            if not password:
+                continue  # Enter or ^C on an empty password: back to login, nothing checked
             if policy.check_credentials(self.ip, username, password):
                 return True
             tries += 1

@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import CommandSet
+from shardkit.console.commands import CommandSet, UsageError, int_arg
 from shardkit.console.telnet import TelnetConsole, start_telnet_console
 from shardkit.master.bans import PERMANENT_WORDS, ActiveBan, parse_duration, parse_network
 from shardkit.runtime.main import announce
@@ -56,10 +56,13 @@ def build_commands(master: MasterServer) -> CommandSet:
                 for w in master.gate.listing()]
         return "\n".join(rows) or "no worlds announced"
 
-    @commands.command("accounts", "list accounts: accounts [limit]")
+    @commands.command("accounts", "list accounts: accounts [limit] (1-1000, default 50)")
     async def accounts(args: list[str]) -> str:
-        limit = int(args[0]) if args else 50
-        rows = await master.accounts.list(max(1, min(limit, 1000)), 0)
+        usage = "usage: accounts [limit]"
+        if len(args) > 1:
+            raise UsageError(usage)
+        limit = int_arg(args, 0, default=50, low=1, high=1000, usage=usage)
+        rows = await master.accounts.list(limit, 0)
         return "\n".join(f"{a.id:>6} {a.name:<20} {a.role}" for a in rows) or "no accounts"
 
     @commands.command("sessions", "list logged-in players: name, address, queue")
@@ -147,11 +150,14 @@ def build_commands(master: MasterServer) -> CommandSet:
 
     @commands.command("keys", "registration keys: keys new [count] [note] | keys [list]")
     async def keys(args: list[str]) -> str:
+        usage = "usage: keys new [count 1-100] [note] | keys [list]"
         if args and args[0] == "new":
-            count = int(args[1]) if len(args) > 1 else 1
+            count = int_arg(args, 1, default=1, low=1, high=100, usage=usage)
             made = await master.registration_keys.issue(
-                max(1, min(count, 100)), created_by=CONSOLE_ACTOR, note=" ".join(args[2:]))
+                count, created_by=CONSOLE_ACTOR, note=" ".join(args[2:]))
             return "\n".join(made)
+        if args not in ([], ["list"]):
+            raise UsageError(usage)
         rows = await master.registration_keys.list()
         return "\n".join(
             f"#{k.id:<5} {k.created_at:%Y-%m-%d} "
