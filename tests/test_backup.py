@@ -272,6 +272,10 @@ async def test_restore_through_the_cli(tmp_path: Path) -> None:
     kept = list(settings.data_dir.glob("characters.db.before-restore-*"))
     assert len(kept) == 1, kept
     assert await _names_and_gold(sqlite_url(kept[0])) == after_changes
+    # the restored database holds what the backup held: it is as private as the backup
+    target = settings.data_dir / "characters.db"
+    assert [oct(p.stat().st_mode & 0o777) for p in (target, kept[0], backup)] == [oct(0o600)] * 3
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o700
 
 
 async def test_restore_brings_an_old_backup_up_to_head(tmp_path: Path) -> None:
@@ -359,6 +363,8 @@ async def test_backup_copied_to_the_daemon(
     assert int(verified.group(2)) == local.stat().st_size == arrived.stat().st_size
     assert checksum_path(arrived).read_text() == f"{verified.group(1)}  {local.name}\n"
     assert oct(arrived.stat().st_mode & 0o777) == oct(0o600)
+    assert [oct(p.stat().st_mode & 0o777) for p in (arrived.parent, arrived.parent.parent)] == [
+        oct(0o700)] * 2  # the vault and data/backups/, made by the daemon
 
     listed = await cli(root, "db", "backups", "--from-daemon", WORLD)
     assert listed.returncode == 0 and local.name in listed.stdout, _output(listed)

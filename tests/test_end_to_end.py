@@ -91,6 +91,18 @@ async def _tick(client: GameClient) -> None:
     await client.wait_for(lambda s: s.snapshots > seen, timeout=2.0)
 
 
+def test_the_cluster_keeps_its_data_private(cluster) -> None:
+    """`shardkit up` and every process it runs make the data folder, logs, databases and host key
+    readable by their owner only, whatever umask the test runner has (usually 022)."""
+    data = cluster.settings.data_dir
+    logs = sorted((data / "logs").glob("*.log"))
+    assert logs, "no log files"
+    found = [data, *data.rglob("*")]
+    loose = [f"{path} {path.stat().st_mode & 0o777:03o}" for path in found
+             if path.stat().st_mode & 0o077]
+    assert loose == []
+
+
 async def test_wrong_password_is_refused(cluster) -> None:
     client = GameClient("127.0.0.1", cluster.master_port)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -146,6 +147,35 @@ async def test_sqlite_pragmas_and_data_directory(tmp_path: Path) -> None:
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
     finally:
         await db.close()
+
+
+async def test_sqlite_files_are_private_whatever_the_umask(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database (and its -wal/-shm) is mode 600 and the folders made for it 700, even when the
+    umask would allow more; a database found readable by others is tightened, and that logged."""
+    path = tmp_path / "data" / "nested" / "master.db"
+    previous = os.umask(0o022)
+    try:
+        db = await Database.open(sqlite_url(path), schema="master")
+        try:
+            await AccountStore(db).create("alice", b"s" * 16, b"k" * 32, b"v" * 32, 4096)
+            side = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+            modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [path, *side]}
+            assert modes == dict.fromkeys(modes, oct(0o600)) and len(modes) == 3
+            assert [oct(p.stat().st_mode & 0o777) for p in (path.parent, path.parent.parent)] == [
+                oct(0o700)] * 2
+        finally:
+            await db.close()
+
+        path.chmod(0o644)  # as an older shardkit (or another tool) left it
+        with caplog.at_level(logging.WARNING, logger="shardkit.files"):
+            db = await Database.open(sqlite_url(path), schema="master")
+        await db.close()
+    finally:
+        os.umask(previous)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+    assert any("master.db from mode 644 to 600" in r.getMessage() for r in caplog.records)
 
 
 async def test_in_memory_sqlite_and_unknown_schema_are_refused(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from shardkit.config.settings import ConfigError, Settings, load_settings
 from shardkit.db_commands import add_db_commands
 from shardkit.runtime.main import run_until_signalled, setup_logging
+from shardkit.runtime.private_files import restrict_umask, secure_data_dir
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -19,6 +20,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ConfigError as exc:
         sys.exit(f"shardkit: {exc}\n(run 'shardkit init' or 'shardkit up' in {root} to create the config)")
     setup_logging(settings.server.cluster.log_level, args.command)
+    secure_data_dir(settings.data_dir, create=False)
     return settings
 
 
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()  # whatever any shardkit process (or its children) creates is owner-only
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

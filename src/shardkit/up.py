@@ -11,6 +11,7 @@ from typing import TextIO
 
 from shardkit.config.defaults import ensure_config
 from shardkit.config.settings import Settings, load_settings
+from shardkit.runtime.private_files import ensure_private_dir, open_private_append, secure_data_dir
 from shardkit.runtime.process import Child, shardkit_command
 
 log = logging.getLogger("shardkit.up")
@@ -26,7 +27,7 @@ class ClusterLauncher:
         self.settings = settings
         self.out = out
         self.log_dir = settings.data_dir / "logs"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.log_dir, what="log folder")
         self._log_files: dict[str, TextIO] = {}
         self.children: list[Child] = []
         self.expected = {"master listening", "gm listening"}
@@ -41,7 +42,8 @@ class ClusterLauncher:
     def _on_line(self, name: str, line: str) -> None:
         handle = self._log_files.get(name)
         if handle is None:
-            handle = self._log_files[name] = open(self.log_dir / f"{name.replace(' ', '-')}.log", "a")
+            path = self.log_dir / f"{name.replace(' ', '-')}.log"
+            handle = self._log_files[name] = open_private_append(path)
         handle.write(line + "\n")
         handle.flush()
         if not _LOG_LINE.match(line):
@@ -108,7 +110,7 @@ async def run_up(root: Path, stop: asyncio.Event, ready_timeout_s: float = 90.0)
     for path in written:
         print(f"created {path}", flush=True)
     settings = load_settings(root)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir, create=True)
     launcher = ClusterLauncher(settings)
     launcher.start()
     ready = asyncio.create_task(launcher.ready.wait())

@@ -13,6 +13,7 @@ import asyncssh
 
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import EXIT_COMMANDS, CommandSet
+from shardkit.runtime.private_files import create_private_dirs, tighten
 
 __all__ = ["SshConsole", "load_or_create_host_key", "start_ssh_console"]
 
@@ -28,13 +29,9 @@ def _load_or_create_host_key_sync(path: Path) -> asyncssh.SSHKey:
     except FileNotFoundError:
         pass
     else:
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            log.warning(
-                "console: SSH host key %s is accessible by group/others (mode %o)", path, mode
-            )
+        tighten(path, what="SSH host key")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_private_dirs(path.parent)
     key = asyncssh.generate_private_key("ssh-ed25519", comment="shardkit console host key")
     # Several world servers may share one key path and start together: write a private temp
     # file, then hard-link it into place, which is atomic and never replaces an existing key

@@ -23,6 +23,7 @@ from shardkit.daemon.backups import (
     UploadStarted,
     check_backup_name,
 )
+from shardkit.runtime.private_files import create_private_dirs
 from shardkit.store.backup import BackupError, file_sha256, fsync_dir, write_checksum
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcConnection, connect
@@ -111,7 +112,7 @@ async def list_backups(conn: RpcConnection) -> list[StoredBackup]:
 
 
 def _open_new(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_private_dirs(path.parent)
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 

@@ -17,6 +17,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from shardkit.config.settings import Settings, WorldSettings
+from shardkit.runtime.private_files import ensure_private_dir
 from shardkit.store.backup import (
     CHECKSUM_SUFFIX,
     BackupError,
@@ -163,7 +164,7 @@ class BackupVault:
 
     def _prepare(self) -> None:
         """Create the vault directory (mode 700) and drop temp files of an earlier run."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self.directory, what="backup vault")
         for stale in self.directory.glob(f"{PART_PREFIX}*"):
             log.info("removing %s, left over from an earlier upload", stale.name)
             stale.unlink(missing_ok=True)

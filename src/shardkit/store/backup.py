@@ -18,6 +18,12 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
+from shardkit.runtime.private_files import (
+    create_private_dirs,
+    create_private_file,
+    ensure_private_dir,
+    tighten,
+)
 from shardkit.store.database import (
     SCHEMAS,
     async_database_url,
@@ -179,7 +185,7 @@ def utc_stamp(at: datetime) -> str:
 
 def _reserve(dest_dir: Path, base: str, suffix: str) -> tuple[Path, Path]:
     """A backup name not taken yet in ``dest_dir``, and its ``.part`` file, created (mode 600)."""
-    dest_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(dest_dir, what="backup folder")
     for attempt in range(1000):
         name = f"{base}{suffix}" if attempt == 0 else f"{base}-{attempt}{suffix}"
         final = dest_dir / name
@@ -344,7 +350,9 @@ def _move_aside(path: Path, stamp: str) -> Path:
     for suffix in SQLITE_SUFFIXES:
         old = path.with_name(path.name + suffix)
         if old.exists():
-            os.rename(old, base.with_name(base.name + suffix))
+            kept = base.with_name(base.name + suffix)
+            os.rename(old, kept)
+            tighten(kept, what="replaced database")  # it holds the same secrets as a backup
     return base
 
 
@@ -361,9 +369,10 @@ def _sqlite_restore(backup: Path, target: Path, *, force: bool, schema: str | No
         _refuse_if_in_use(target, schema)
     if any(p.exists() for p in leftovers):
         moved = _move_aside(target, utc_stamp(utcnow()))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    create_private_dirs(target.parent)
     staging = target.with_name(target.name + ".restoring")
     _remove_part(staging)
+    create_private_file(staging)  # mode 600 before a byte is copied (SQLite keeps the mode)
     source = _open_sqlite(backup, "ro")
     try:
         _copy_sqlite(source, staging)

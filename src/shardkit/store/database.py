@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from shardkit.runtime.private_files import secure_sqlite_files
+
 __all__ = [
     "SCHEMAS",
     "Database",
@@ -185,7 +187,9 @@ def _on_sqlite_begin(conn: Any) -> None:
 async def create_database_engine(url: str) -> AsyncEngine:
     """An AsyncEngine for ``url`` with the project's settings (no migrations are run).
 
-    For SQLite the parent directory is created and every connection gets :data:`SQLITE_PRAGMAS`.
+    For SQLite the file is made private first (missing folders mode 700, the database and its
+    side files mode 600, see :func:`secure_sqlite_files`) and every connection gets
+    :data:`SQLITE_PRAGMAS`.
     """
     parsed = make_url(async_database_url(url))
     backend = parsed.get_backend_name()
@@ -201,7 +205,7 @@ async def create_database_engine(url: str) -> AsyncEngine:
                 " (UPDATE ... FROM, RETURNING, JSON functions)"
             )
         path = _sqlite_file(parsed)
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(secure_sqlite_files, path)
         engine = create_async_engine(parsed, **common)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
