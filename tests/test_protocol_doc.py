@@ -11,11 +11,15 @@ Inside such a section every method has a heading ``### `name` `` and one line
 
 - each section's method headings are exactly the ``@rpc`` methods of the classes it names;
 - each ``Params:`` line names the fields of the method's params struct, in order;
-- every class in ``shardkit`` that declares ``@rpc`` methods is named by some section.
+- every class in ``shardkit`` that declares ``@rpc`` methods is named by some section;
+- the SCRAM test vector is what the code computes.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib
 import inspect
 import pkgutil
@@ -27,9 +31,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import scramp
+from msgspec.structs import astuple
 
 import shardkit
 from shardkit.wire.rpc import MethodSpec, methods_of
+from shardkit.wire.scram import MECHANISM, ScramServerSession, make_verifier
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -366,3 +373,75 @@ def test_every_rpc_class_is_documented() -> None:
         "classes with @rpc methods that no <!-- service: ... --> section of docs/protocol.md "
         f"names: {missing}"
     )
+
+
+# ------------------------------------------------------------------ SCRAM test vector
+
+
+def scram_vector(text: str) -> dict[str, str]:
+    """The ``name  value`` lines of the first fenced block under ``### SCRAM test vector``."""
+    lines = text.splitlines()
+    start = lines.index("### SCRAM test vector")
+    fences = [i for i in range(start, len(lines)) if _FENCE.match(lines[i])][:2]
+    assert len(fences) == 2, "no fenced block under ### SCRAM test vector"
+    values = {}
+    for line in lines[fences[0] + 1 : fences[1]]:
+        name, _, value = line.partition("  ")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _hmac(key: bytes, message: str | bytes) -> bytes:
+    data = message.encode() if isinstance(message, str) else message
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def test_scram_test_vector_is_what_the_code_computes() -> None:
+    """Every line of the doc's vector, recomputed twice: by the RFC 5802 formulas with hashlib,
+    and by the code shardkit logs in with (scramp, and shardkit.wire.scram's verifier)."""
+    v = scram_vector(DOC_PATH.read_text(encoding="utf-8"))
+    salt, iterations = bytes.fromhex(v["salt"]), int(v["iterations"])
+    password, user = v["password"], v["username"]
+    combined_nonce = v["client nonce"] + v["server nonce"]
+
+    # RFC 5802, by hand
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = _hmac(salted, "Client Key")
+    stored_key, server_key = hashlib.sha256(client_key).digest(), _hmac(salted, "Server Key")
+    client_first_bare = f"n={user},r={v['client nonce']}"
+    server_first = f"r={combined_nonce},s={base64.b64encode(salt).decode()},i={iterations}"
+    final_without_proof = f"c=biws,r={combined_nonce}"
+    auth_message = f"{client_first_bare},{server_first},{final_without_proof}"
+    proof = bytes(a ^ b for a, b in zip(client_key, _hmac(stored_key, auth_message), strict=True))
+    by_hand = {
+        "salt (base64)": base64.b64encode(salt).decode(),
+        "SaltedPassword": salted.hex(),
+        "stored_key": stored_key.hex(),
+        "server_key": server_key.hex(),
+        "client-first": f"n,,{client_first_bare}",
+        "server-first": server_first,
+        "client-final": f"{final_without_proof},p={base64.b64encode(proof).decode()}",
+        "server-final": f"v={base64.b64encode(_hmac(server_key, auth_message)).decode()}",
+    }
+    assert {name: v[name] for name in by_hand} == by_hand
+
+    # the code: the verifier a client registers, and a login through scramp with these nonces
+    verifier = make_verifier(password, iterations, salt=salt)
+    assert (verifier.stored_key.hex(), verifier.server_key.hex()) == (v["stored_key"],
+                                                                      v["server_key"])
+    client = scramp.ScramClient([MECHANISM], user, password, c_nonce=v["client nonce"])
+    server = scramp.ScramMechanism(MECHANISM).make_server(
+        lambda _name: astuple(verifier), s_nonce=v["server nonce"])
+    assert client.get_client_first() == v["client-first"]
+    server.set_client_first(v["client-first"])
+    assert server.get_server_first() == v["server-first"]
+    client.set_server_first(v["server-first"])
+    assert client.get_client_final() == v["client-final"]
+    server.set_client_final(v["client-final"])
+    assert server.get_server_final() == v["server-final"]
+    client.set_server_final(v["server-final"])  # raises if the server's proof were wrong
+
+    # and the master's own server session takes this client-first for this verifier
+    answer = ScramServerSession(verifier).first(v["client-first"])
+    assert answer.startswith(f"r={v['client nonce']}")
+    assert answer.endswith(f",s={v['salt (base64)']},i={iterations}")

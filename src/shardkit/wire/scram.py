@@ -26,9 +26,12 @@ class Verifier(msgspec.Struct, frozen=True):
     iterations: int
 
 
-def make_verifier(password: str, iterations: int = DEFAULT_ITERATIONS) -> Verifier:
+def make_verifier(
+    password: str, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None
+) -> Verifier:
+    """The verifier a client registers; ``salt`` is random (32 bytes) unless given."""
     salt, stored_key, server_key, count = _mechanism.make_auth_info(
-        password, iteration_count=iterations
+        password, iteration_count=iterations, salt=salt
     )
     return Verifier(salt, stored_key, server_key, count)
 
