@@ -427,6 +427,8 @@ async def test_telnet_server_echo_and_line_editing() -> None:
         assert await client.read_until("> ") == "echo typo" + "\b \b" * 4 + "hi\r\nhi\r\n> "
         client.send(b"echo x\x1b[A\x1bOB\x1b[1;5C y\r\n")  # arrow keys are swallowed
         assert await client.read_until("> ") == "echo x y\r\nx y\r\n> "
+        client.send(b"echo z\x1b\r\x00")  # Alt+Enter: the Enter still ends the line
+        assert await client.read_until("> ") == "echo z\r\nz\r\n> "
         client.send(b"rm -rf\x15echo a b\x17c\r\n")  # ^U kills the line, ^W the last word
         erase = "\b \b"
         assert await client.read_until("> ") == f"rm -rf{erase * 6}echo a b{erase}c\r\na c\r\n> "

@@ -13,7 +13,6 @@ import pytest
 from master_support import launch_master
 
 from shardkit.config.settings import load_settings
-from shardkit.runtime.private_files import secure_data_dir
 from shardkit.testing.harness import write_cluster_config
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,6 +78,8 @@ def test_master_keeps_its_data_private_and_tightens_a_loose_installation(tmp_pat
 
 
 def test_secure_data_dir_leaves_links_and_shared_folders_alone(tmp_path: Path) -> None:
+    from shardkit.runtime.private_files import secure_data_dir
+
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     outside = tmp_path / "outside.txt"

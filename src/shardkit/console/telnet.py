@@ -138,8 +138,10 @@ class _LineReader:
             if byte in (_LF, _NUL):
                 return None
         if self._escape != _NO_ESCAPE:
-            self._escape = _next_escape_state(self._escape, byte)
-            return None
+            if byte >= 0x20:
+                self._escape = _next_escape_state(self._escape, byte)
+                return None
+            self._escape = _NO_ESCAPE  # a control character (Enter, ESC) ends it, and counts
         if byte in (_CR, _LF):
             self._after_cr = byte == _CR
             line = bytes(self._buf)
