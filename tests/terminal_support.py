@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -34,13 +35,14 @@ class Terminal:
 
     def __init__(self, argv: list[str], width: int = 120, height: int = 40) -> None:
         self._tmux = require_tool("tmux", "tmux")
-        self.socket = f"shardkit-test-{os.getpid()}-{secrets.token_hex(4)}"
+        self._folder = Path(tempfile.mkdtemp(prefix="shardkit-tmux-"))
+        self.socket = str(self._folder / "socket")
         self._run("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
                   shlex.join(argv))
         self._run("set-option", "-w", "-t", "t", "remain-on-exit", "on")
 
     def _run(self, *args: str) -> str:
-        done = subprocess.run([self._tmux, "-L", self.socket, *args], capture_output=True,
+        done = subprocess.run([self._tmux, "-S", self.socket, *args], capture_output=True,
                               text=True, timeout=WAIT, check=False)
         if done.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
@@ -79,5 +81,6 @@ class Terminal:
                              lambda lines: sum(text in line for line in lines) >= count, timeout)
 
     def close(self) -> None:
-        subprocess.run([self._tmux, "-L", self.socket, "kill-server"], capture_output=True,
+        subprocess.run([self._tmux, "-S", self.socket, "kill-server"], capture_output=True,
                        timeout=WAIT, check=False)
+        shutil.rmtree(self._folder, ignore_errors=True)
