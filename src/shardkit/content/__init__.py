@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import msgspec
 
@@ -13,15 +13,11 @@ from shardkit.content.schema import (
     MAX_ZONE_SIZE,
     Area,
     ItemDef,
-    ItemsFile,
     LootTableDef,
     NpcKindDef,
-    NpcsFile,
     PlayerRules,
-    PlayersFile,
     PortalDef,
     ZoneDef,
-    ZonesFile,
 )
 
 __all__ = [
@@ -35,8 +31,6 @@ ZONES_FILE = "zones.toml"  # required
 NPCS_FILE = "npcs.toml"  # the others are optional (empty when missing)
 ITEMS_FILE = "items.toml"
 PLAYERS_FILE = "players.toml"
-
-_File = TypeVar("_File", bound=msgspec.Struct)
 
 
 class ContentError(Exception):
@@ -79,27 +73,56 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _decode(path: Path, kind: type[_File], *, required: bool) -> _File:
+def _read_tables(path: Path, tables: dict[str, tuple[type, bool]], *, required: bool) -> dict[str, Any]:
+    """Decode a TOML file whose top-level tables are ``tables``: name -> (type, keyed).
+
+    A keyed table maps names to entries of the type (``[zones.town]``); each entry is checked
+    on its own, so an error names the file and the full key (``zones.town.portals[0].area``).
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         if required:
             raise ContentError(f"{path} is missing") from None
-        return kind()
+        data = b""
     try:
-        return msgspec.toml.decode(data, type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ContentError(f"{path}: {exc}") from None
+        raw = msgspec.toml.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ContentError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - set(tables))
+    if unknown:
+        raise ContentError(f"{path}: unknown table {unknown[0]!r} (this file holds {sorted(tables)})")
+    result: dict[str, Any] = {}
+    for name, (kind, keyed) in tables.items():
+        value = raw.get(name, {})
+        if not keyed:
+            result[name] = _convert(path, name, value, kind)
+            continue
+        if not isinstance(value, dict):
+            raise ContentError(f"{path}: {name}: expected a table of named entries")
+        result[name] = {key: _convert(path, f"{name}.{key}", entry, kind) for key, entry in value.items()}
+    return result
+
+
+def _convert(path: Path, key: str, value: object, kind: type) -> Any:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        if "`$" in text:
+            raise ContentError(f"{path}: {text.replace('`$', f'`{key}')}") from None
+        raise ContentError(f"{path}: {key}: {text}") from None
 
 
 def load_content(directory: Path) -> Content:
     """Read and check every content file; a ContentError names the file and key at fault."""
-    zones = _decode(directory / ZONES_FILE, ZonesFile, required=True)
-    npcs = _decode(directory / NPCS_FILE, NpcsFile, required=False)
-    items = _decode(directory / ITEMS_FILE, ItemsFile, required=False)
-    players = _decode(directory / PLAYERS_FILE, PlayersFile, required=False)
-    content = Content(directory, content_version(directory), zones.zones, npcs.npcs, items.items,
-                      items.loot, players.players)
+    zones = _read_tables(directory / ZONES_FILE, {"zones": (ZoneDef, True)}, required=True)
+    npcs = _read_tables(directory / NPCS_FILE, {"npcs": (NpcKindDef, True)}, required=False)
+    items = _read_tables(directory / ITEMS_FILE, {"items": (ItemDef, True),
+                                                  "loot": (LootTableDef, True)}, required=False)
+    players = _read_tables(directory / PLAYERS_FILE, {"players": (PlayerRules, False)}, required=False)
+    content = Content(directory, content_version(directory), zones["zones"], npcs["npcs"],
+                      items["items"], items["loot"], players["players"])
     problems = content_problems(content)
     if problems:
         raise ContentError("invalid content:\n  " + "\n  ".join(problems))

@@ -89,10 +89,6 @@ class NpcKindDef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     loot: str = ""  # a loot table name ("" = drops nothing)
 
 
-class NpcsFile(msgspec.Struct, forbid_unknown_fields=True):
-    npcs: dict[str, NpcKindDef] = msgspec.field(default_factory=dict)
-
-
 class ItemDef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     name: str
     value: int = 0  # what a merchant would pay, in gold
@@ -108,11 +104,6 @@ class LootItemDef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class LootTableDef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     gold: tuple[int, int] = (0, 0)  # inclusive range
     items: list[LootItemDef] = msgspec.field(default_factory=list)
-
-
-class ItemsFile(msgspec.Struct, forbid_unknown_fields=True):
-    items: dict[str, ItemDef] = msgspec.field(default_factory=dict)
-    loot: dict[str, LootTableDef] = msgspec.field(default_factory=dict)
 
 
 class PlayerRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -142,11 +133,3 @@ class PlayerRules(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 break
             level += 1
         return level
-
-
-class PlayersFile(msgspec.Struct, forbid_unknown_fields=True):
-    players: PlayerRules = msgspec.field(default_factory=PlayerRules)
-
-
-class ZonesFile(msgspec.Struct, forbid_unknown_fields=True):
-    zones: dict[str, ZoneDef] = msgspec.field(default_factory=dict)

@@ -95,6 +95,7 @@ class InterestManager:
         self.row_id = np.zeros(0, np.uint32)
         self.row_last = np.zeros(0, np.int64)  # tick of the client's last message
         self.row_rebuild = np.zeros(0, bool)  # rebuild the view on the next update
+        self.row_count = np.zeros(0, np.int64)  # columns a row's view may use (an upper bound)
         self.row_of: dict[int, int] = {}
         self._free: list[int] = []
         self._grow(capacity)
@@ -114,6 +115,7 @@ class InterestManager:
         self.row_id = grown(self.row_id, 0)
         self.row_last = grown(self.row_last, 0)
         self.row_rebuild = grown(self.row_rebuild, False)
+        self.row_count = grown(self.row_count, 0)
         self._free.extend(range(capacity - 1, old - 1, -1))
         self.capacity = capacity
 
@@ -140,6 +142,7 @@ class InterestManager:
             return
         self.row_slot[row] = -1
         self.row_id[row] = 0
+        self.row_count[row] = 0
         self.view_slot[row] = -1
         self._free.append(row)
 
@@ -183,23 +186,23 @@ class InterestManager:
                 leave_ids.append(li)
             self.row_rebuild[rebuild_rows] = False
 
-        # ---- every active row: what changed since it was last sent
-        slot = self.view_slot
+        # ---- every active row: what changed since it was last sent (only the used columns)
+        w = int(self.row_count[active].max()) if active.any() else 0
+        slot, view_id, sent = self.view_slot[:, :w], self.view_id[:, :w], self.view_sent[:, :w]
         valid = (slot >= 0) & active[:, None]
         s = np.maximum(slot, 0)
-        gone = valid & (table.eid[s] != self.view_id)
+        gone = valid & (table.eid[s] != view_id)
         live = valid & ~gone
-        sent = self.view_sent
         fresh = live & (sent == 0)
         moved = live & (table.pos_tick[s] > sent) | fresh
         stats = live & (table.stat_tick[s] > sent) | fresh
         changed = moved | stats
         age = np.uint32(tick) - sent
         overdue = changed & ~fresh & (age >= c.max_staleness)
-        due_now = changed & ~fresh & ~overdue & (age >= self.period)
+        due_now = changed & ~fresh & ~overdue & (age >= self.period[:w])
         first = np.cumsum(overdue, axis=1, dtype=np.int32)
         take = overdue & (first <= c.send_cap)
-        budget = c.send_cap - np.minimum(first[:, -1], c.send_cap)
+        budget = c.send_cap - np.minimum(first[:, -1] if w else 0, c.send_cap)
         take |= due_now & (np.cumsum(due_now, axis=1, dtype=np.int32) <= budget[:, None])
         take |= fresh
         np.copyto(sent, np.uint32(tick), where=take)
@@ -207,7 +210,7 @@ class InterestManager:
         gr, gc = np.nonzero(gone)
         if len(gr):
             leave_rows.append(gr)
-            leave_ids.append(self.view_id[gr, gc])
+            leave_ids.append(view_id[gr, gc])
             slot[gr, gc] = -1
         leave_row, leave_id = _merge_by_row(leave_rows, leave_ids)
 
@@ -224,7 +227,7 @@ class InterestManager:
             enter_row=np.concatenate(enter_rows) if enter_rows else _EMPTY,
             enter_slot=np.concatenate(enter_slots) if enter_slots else _EMPTY,
             leave_row=leave_row, leave_id=leave_id,
-            move_row=mr, move_id=self.view_id[mr, mc], move_qx=qx, move_qy=qy,
+            move_row=mr, move_id=view_id[mr, mc], move_qx=qx, move_qy=qy,
             stat_row=sr, stat_slot=s[sr, sc],
             event_row=event_row, event_data=event_data, too_far_behind=too_far_behind,
         )
@@ -276,6 +279,7 @@ class InterestManager:
         self.view_slot[rows] = new_slot
         self.view_id[rows] = new_id
         self.view_sent[rows] = new_sent
+        self.row_count[rows] = keep.sum(axis=1)
         entering = ~carried
         return rows[kr[entering]], kept_slots[entering], rows[lr], old_id[lr, lc]
 
