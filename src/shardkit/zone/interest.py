@@ -11,9 +11,10 @@ O(clients x row width) array operations whatever the crowd, never O(clients^2):
   the edge of a view does not flicker). An entity that enters is sent once with its static
   data; one that goes is sent once as a leave.
 - Every tick, each row sends what changed since it last sent that entity (position, stats),
-  capped at ``send_cap`` entities per client: nearest first, ranks beyond ``tiers[i]`` only
-  every 2**(i+1) ticks, and anything waiting ``max_staleness`` ticks goes before nearer
-  entities, so every entity in view is eventually updated.
+  capped at ``send_cap`` entities per client: the ``tiers[0]`` nearest every tick, ranks
+  beyond ``tiers[i]`` only every 2**(i+1) ticks; what waited ``max_staleness`` ticks goes
+  next, round-robin from a column that advances every tick, so every entity in view is
+  updated within about ``max_staleness + view width`` ticks however crowded.
 - A client the server cannot write to (``hold``) is skipped without changing its row: when
   it is released it gets the current absolute state of whatever changed since its last
   message, never a backlog. Held longer than ``max_behind`` ticks, it is reported.
@@ -38,8 +39,10 @@ class InterestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     view_cap: int = 64  # at most this many nearest entities enter a view
     view_slack: int = 16  # an entity in view stays while among the view_cap + view_slack nearest
     send_cap: int = 32  # entity updates per client per tick (entering entities not counted)
-    tiers: tuple[int, ...] = (16, 32, 64)  # ranks >= tiers[i] are updated every 2**(i+1) ticks
-    max_staleness: int = 20  # ticks after which a waiting update goes first
+    #: ranks below tiers[0] are updated every tick (tiers[0] < send_cap), ranks >= tiers[i]
+    #: every 2**(i+1) ticks
+    tiers: tuple[int, ...] = (16, 32, 64)
+    max_staleness: int = 20  # ticks after which a waiting update goes before tiers 1 and up
     recompute_every: int = 4  # ticks between rebuilds of one client's view
     max_behind: int = 50  # ticks a held client may miss before it is reported too far behind
 
@@ -80,7 +83,8 @@ class InterestManager:
         self.config = config or InterestConfig()
         c = self.config
         if not (c.view_cap >= 1 and c.view_slack >= 0 and c.send_cap >= 1 and c.radius > 0
-                and c.leave_factor >= 1 and c.recompute_every >= 1 and c.max_behind >= 1):
+                and c.leave_factor >= 1 and c.recompute_every >= 1 and c.max_behind >= 1
+                and c.tiers and 0 < c.tiers[0] < c.send_cap and list(c.tiers) == sorted(c.tiers)):
             raise ValueError(f"bad interest config: {c}")
         self.width = c.width
         period = np.ones(self.width, np.uint32)
@@ -198,12 +202,23 @@ class InterestManager:
         stats = live & (table.stat_tick[s] > sent) | fresh
         changed = moved | stats
         age = np.uint32(tick) - sent
-        overdue = changed & ~fresh & (age >= c.max_staleness)
-        due_now = changed & ~fresh & ~overdue & (age >= self.period[:w])
-        first = np.cumsum(overdue, axis=1, dtype=np.int32)
-        take = overdue & (first <= c.send_cap)
-        budget = c.send_cap - np.minimum(first[:, -1] if w else 0, c.send_cap)
-        take |= due_now & (np.cumsum(due_now, axis=1, dtype=np.int32) <= budget[:, None])
+        cols = np.arange(w)
+        waiting = changed & ~fresh
+        nearest = waiting & (cols < c.tiers[0])  # tier 0: every tick
+        take = nearest & (np.cumsum(nearest, axis=1, dtype=np.int32) <= c.send_cap)
+        budget = c.send_cap - take.sum(axis=1, dtype=np.int32)[:, None]
+        # then whatever waited max_staleness ticks, round-robin from a column that moves each tick
+        overdue = waiting & ~nearest & (age >= c.max_staleness)
+        if w and overdue.any():
+            shift = tick % w
+            rolled = np.roll(overdue, -shift, axis=1)
+            picked = rolled & (np.cumsum(rolled, axis=1, dtype=np.int32) <= budget)
+            picked = np.roll(picked, shift, axis=1)
+            take |= picked
+            budget = budget - picked.sum(axis=1, dtype=np.int32)[:, None]
+        # then the rest that is due by its tier, nearest first
+        due_now = waiting & ~nearest & ~overdue & (age >= self.period[:w])
+        take |= due_now & (np.cumsum(due_now, axis=1, dtype=np.int32) <= budget)
         take |= fresh
         np.copyto(sent, np.uint32(tick), where=take)
 

@@ -304,7 +304,7 @@ class Simulation:
             x, y = self.free_spawn_point()
             table.x[slot], table.y[slot] = x, y
             table.hp[slot] = table.max_hp[slot]
-            table.flags[slot] &= ~FLAG_DEAD
+            table.flags[slot] &= 0xFF ^ FLAG_DEAD
             table.pos_tick[slot] = table.stat_tick[slot] = table.jump_tick[slot] = tick
             table.portal[slot] = self._portal_at(x, y)
             self.events.append(Respawned(eid, x, y))
