@@ -437,3 +437,22 @@ def test_simulation_keeps_the_surface_the_zone_server_uses() -> None:
     removed = sim.remove(1)
     assert removed is a and a.x == pytest.approx(5.8)
     assert msgspec.structs.asdict(sim.progress(2))["level"] == 1
+
+
+# ------------------------------------------------------------------ the doc
+
+
+def test_the_documented_example_is_what_the_zone_sends() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
+    section = doc.split("## Zone sync format", 1)[1].split("\n## ", 1)[0]
+    example = section.split("### Example", 1)[1]
+    blocks = example.split("```")[1::2]
+    documented = [bytes.fromhex(" ".join(line[:56] for line in block.strip().splitlines()))
+                  for block in blocks]
+    sim = Simulation(zone=ZoneDef(width=100.0, height=100.0), rng=random.Random(1))
+    zone = ZoneEngine(sim, InterestConfig(radius=60.0))
+    ann = zone.join("Ann", x=10.5, y=20.25)
+    first = zone.tick().frame.payload(ann)
+    sim.set_input(ann, 1.0, 0.0)
+    second = zone.tick().frame.payload(ann)
+    assert documented == [first, second]
