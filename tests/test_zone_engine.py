@@ -456,3 +456,13 @@ def test_the_documented_example_is_what_the_zone_sends() -> None:
     sim.set_input(ann, 1.0, 0.0)
     second = zone.tick().frame.payload(ann)
     assert documented == [first, second]
+
+
+def test_idle_npcs_wander_around_home_within_their_radius() -> None:
+    content = load_content(DEFAULT_CONTENT)
+    zone = ZoneEngine.for_zone(content, "meadow", rng=random.Random(2))
+    for _ in range(200):
+        zone.tick()
+    distances = [math.dist(n.home, zone.sim.position(n.eid)) for n in zone.sim.npcs]
+    assert sum(d > 0.1 for d in distances) > len(distances) // 2
+    assert all(d <= n.kind.wander_radius + 1e-6 for n, d in zip(zone.sim.npcs, distances, strict=True))
