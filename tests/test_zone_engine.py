@@ -466,3 +466,17 @@ def test_idle_npcs_wander_around_home_within_their_radius() -> None:
     distances = [math.dist(n.home, zone.sim.position(n.eid)) for n in zone.sim.npcs]
     assert sum(d > 0.1 for d in distances) > len(distances) // 2
     assert all(d <= n.kind.wander_radius + 1e-6 for n, d in zip(zone.sim.npcs, distances, strict=True))
+
+
+def test_a_teleported_player_sees_its_new_surroundings_at_once() -> None:
+    zone = engine()
+    traveller = zone.join("Traveller", x=100.0, y=100.0)
+    old_friend = zone.join("Old", x=105.0, y=100.0)
+    new_friend = zone.join("New", x=305.0, y=300.0)
+    zone.tick()
+    npc = zone.sim.spawn_npc("crab", CRAB, 300.0, 305.0)
+    assert zone.sim.teleport(traveller, 300.0, 300.0)
+    message = messages(zone.tick())[traveller]
+    assert message.leaves == [old_friend]
+    assert {e[0] for e in message.enters} == {new_friend, npc}
+    assert (traveller, 300.0, 300.0) in message.moves
