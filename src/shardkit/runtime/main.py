@@ -9,6 +9,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from shardkit.runtime.heartbeat import start_beating
+
 PARENT_PID_ENV = "SHARDKIT_PARENT_PID"  # set by a supervising shardkit process for its children
 PARENT_CHECK_S = 1.0
 
@@ -35,11 +37,13 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         parent = os.environ.pop(PARENT_PID_ENV, "")
         if parent.isdigit():
             watchdog = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
+        heartbeat = start_beating()  # tells our supervisor that this event loop still turns
         try:
             return int(await main(stop) or 0)
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            for task in (watchdog, heartbeat):
+                if task is not None:
+                    task.cancel()
 
     try:
         import uvloop
