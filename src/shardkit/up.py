@@ -22,14 +22,23 @@ _LISTENING = re.compile(r"^(?:\[[^\]]*\] )*(?P<what>.+?) listening on (?P<host>\
 
 
 def show(text: str) -> None:
-    """A line for the person running ``shardkit up``; never blocks on a slow terminal."""
+    """One of our own lines for the person running ``shardkit up`` (never dropped)."""
     stdout_relay().write_line(text, essential=True)
 
 
-class ClusterLauncher:
-    """Starts every component as a child process, shows what they say, stops them in order."""
+def show_relayed(text: str) -> None:
+    """A child's line for the terminal; dropped, and counted, if the terminal falls behind."""
+    stdout_relay().write_line(text)
 
-    def __init__(self, settings: Settings, out: Callable[[str], None] = show) -> None:
+
+class ClusterLauncher:
+    """Starts every component as a child process, shows what they say, stops them in order.
+
+    Nothing a child says can stall it: what it writes is drained by its ``Child``, and the
+    terminal is written by a thread that drops (and counts) lines when it falls behind.
+    """
+
+    def __init__(self, settings: Settings, out: Callable[[str], None] = show_relayed) -> None:
         self.settings = settings
         self.out = out
         self.log_dir = settings.data_dir / "logs"

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from shardkit.runtime.heartbeat import start_beating
+from shardkit.runtime.output import write_stdout_line
 
 PARENT_PID_ENV = "SHARDKIT_PARENT_PID"  # set by a supervising shardkit process for its children
 PARENT_CHECK_S = 1.0
@@ -67,5 +68,6 @@ async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
 
 
 def announce(line: str) -> None:
-    """A line for whoever started us (``shardkit up`` and tests wait for these)."""
-    print(line, flush=True)
+    """A line for whoever started us (``shardkit up`` and tests wait for these); it comes after
+    every line we relayed before it, so "ready" never overtakes what it depends on."""
+    write_stdout_line(line)

@@ -79,10 +79,10 @@ class LineSplitter:
         self._partial.clear()
         self._overflow = 0
         total = len(held) + overflow
-        if total > self._keep:
-            kept = held[: self.max_chars].decode(errors="replace")
-            return f"{printable(kept)} [... line cut: {total} bytes in all]"
-        return printable(held.decode(errors="replace").rstrip())
+        text = printable(held.decode(errors="replace").rstrip())
+        if total > self._keep or len(text) > self._keep:  # (escapes make text longer)
+            return f"{text[: self.max_chars]} [... line cut: {total} bytes in all]"
+        return text
 
 
 class StdoutRelay:
@@ -123,6 +123,10 @@ class StdoutRelay:
             note = dropped_note(self.dropped_bytes, "our stdout was not read fast enough")
             self._pending.append((note + "\n").encode())
             self.dropped_bytes = 0
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until everything queued is written; True if it was."""
@@ -166,3 +170,12 @@ def stdout_relay() -> StdoutRelay:
     if _stdout is None:
         _stdout = StdoutRelay()
     return _stdout
+
+
+def write_stdout_line(text: str) -> None:
+    """One of our own lines for stdout, in order with relayed lines (through the relay once it
+    has been used; never dropped)."""
+    if _stdout is not None and _stdout.started:
+        _stdout.write_line(text, essential=True)
+    else:
+        print(text, flush=True)

@@ -148,17 +148,21 @@ class Child:
         while not self._stopping:
             try:
                 code = await self._run_once()
-            except OSError as exc:
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 code = None
                 self.exit_reason = f"could not be started: {exc}"
-                log.error("%s %s", self.name, self.exit_reason)
             self.running.clear()
             if code is not None and self.on_exit is not None:
                 try:
                     self.on_exit(self, code)
                 except Exception:
                     log.exception("on_exit of %s failed", self.name)
-            if self._stopping or not self.restart:
+            who = self.name if code is None else f"{self.name} (pid {self.pid})"
+            if self._stopping:
+                log.info("%s %s", who, self.exit_reason)
+                break
+            if not self.restart:
+                log.warning("%s %s", who, self.exit_reason)
                 break
             log.warning("%s %s; restarting in %.1f s", self.name, self.exit_reason, delay)
             with contextlib.suppress(TimeoutError):
@@ -212,8 +216,6 @@ class Child:
             self._exited.set()
         code = process.returncode
         self.exit_reason = hang or describe_exit(code)
-        if self._stopping:
-            log.info("%s (pid %s) %s", self.name, process.pid, self.exit_reason)
         return code
 
     async def _watch(self, process: subprocess.Popen[bytes], heartbeat: HeartbeatPipe,
