@@ -107,9 +107,36 @@ def cmd_play(args: argparse.Namespace) -> int:
     return run_terminal_client(args.host, args.port)
 
 
+DESCRIPTION = """\
+shardkit: an MMO server cluster. Start the whole cluster, one component of it,
+or the terminal client."""
+
+EPILOG = """\
+getting started:
+  shardkit up       start the whole cluster here (writes serverconfig/ on first run)
+  shardkit play     play in the terminal
+
+Each command has its own help: shardkit <command> --help"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help as written here (plain text), with every command's description in one column."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        for command in getattr(action, "_choices_actions", ()):  # argparse forgets their indent
+            width = len(self._format_action_invocation(command))
+            self._action_max_length = max(
+                self._action_max_length, width + self._current_indent + self._indent_increment)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shardkit", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="shardkit", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>",
+                                title="commands")
 
     def command(name: str, func: object, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -139,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--worldport", type=int, required=True)
     p.add_argument("--bind", default="127.0.0.1")
-    p = command("play", cmd_play, "the terminal client")
+    p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
     add_db_commands(sub, _settings)

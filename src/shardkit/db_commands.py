@@ -244,8 +244,10 @@ def cmd_fetch(load: SettingsLoader, args: argparse.Namespace) -> int:
 def add_db_commands(sub: argparse._SubParsersAction, load: SettingsLoader) -> None:  # type: ignore[type-arg]
     """Add ``shardkit db upgrade|backup|restore|backups|fetch`` to the top-level parser."""
     db = sub.add_parser("db", help="migrate, back up and restore the databases",
-                        description=__doc__)
-    commands = db.add_subparsers(dest="db_command", required=True)
+                        description="shardkit db: migrate, back up, restore and list the"
+                                    " cluster's databases.")
+    commands = db.add_subparsers(dest="db_command", required=True, metavar="<command>",
+                                 title="commands")
 
     def quiet_load(args: argparse.Namespace) -> Settings:
         settings = load(args)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from shardkit.config.defaults import ensure_config
 from shardkit.config.settings import Settings, load_settings
+from shardkit.runtime.output import stdout_relay
 from shardkit.runtime.private_files import ensure_private_dir, open_private_append, secure_data_dir
 from shardkit.runtime.process import Child, shardkit_command
 
@@ -18,12 +19,27 @@ log = logging.getLogger("shardkit.up")
 
 READY_LINE = "shardkit cluster is up"
 _LOG_LINE = re.compile(r"^(\[[^\]]+\] )*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \S+ (INFO|DEBUG) ")
+_LISTENING = re.compile(r"^(?:\[[^\]]*\] )*(?P<what>.+?) listening on (?P<host>\S+):(?P<port>\d+)")
+
+
+def show(text: str) -> None:
+    """One of our own lines for the person running ``shardkit up`` (never dropped)."""
+    stdout_relay().write_line(text, essential=True)
+
+
+def show_relayed(text: str) -> None:
+    """A child's line for the terminal; dropped, and counted, if the terminal falls behind."""
+    stdout_relay().write_line(text)
 
 
 class ClusterLauncher:
-    """Starts every component as a child process, shows what they say, stops them in order."""
+    """Starts every component as a child process, shows what they say, stops them in order.
 
-    def __init__(self, settings: Settings, out: TextIO = sys.stdout) -> None:
+    Nothing a child says can stall it: what it writes is drained by its ``Child``, and the
+    terminal is written by a thread that drops (and counts) lines when it falls behind.
+    """
+
+    def __init__(self, settings: Settings, out: Callable[[str], None] = show_relayed) -> None:
         self.settings = settings
         self.out = out
         self.log_dir = settings.data_dir / "logs"
@@ -38,6 +54,7 @@ class ClusterLauncher:
                     self.expected.add(f"world {world.name}/{spec.number} ready")
         self.seen: set[str] = set()
         self.ready = asyncio.Event()
+        self.ports: dict[str, int] = {}  # "master", "zone town", ...: the port it announced
 
     def _on_line(self, name: str, line: str) -> None:
         handle = self._log_files.get(name)
@@ -46,9 +63,12 @@ class ClusterLauncher:
             handle = self._log_files[name] = open_private_append(path)
         handle.write(line + "\n")
         handle.flush()
-        if not _LOG_LINE.match(line):
-            self.out.write(f"{name:>10} | {line}\n")
-            self.out.flush()
+        if _LOG_LINE.match(line):
+            return
+        self.out(f"{name:>10} | {line}")
+        listening = _LISTENING.match(line)
+        if listening:
+            self.ports[listening["what"]] = int(listening["port"])
         for marker in self.expected - self.seen:
             if marker in line:
                 self.seen.add(marker)
@@ -56,14 +76,14 @@ class ClusterLauncher:
             self.ready.set()
 
     def _on_exit(self, child: Child, code: int) -> None:
-        if code != 0:
-            self.out.write(f"{child.name:>10} | exited with code {code} (see {self.log_dir});"
-                           " restarting\n")
+        if code != 0 and not child.stopping:
+            self.out(f"{child.name:>10} | {child.exit_reason} (see {self.log_dir}); restarting")
 
     def _child(self, name: str, *args: str) -> Child:
         child = Child(
             name, shardkit_command(*args, "--root", str(self.settings.root)),
             on_line=self._on_line, on_exit=self._on_exit,
+            hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
         )
         self.children.append(child)
         return child
@@ -79,16 +99,34 @@ class ClusterLauncher:
                 "--daemon-port", str(world.daemon.imp_port), "--name", "local",
             ).start()
 
+    def port(self, what: str, configured: int) -> str:
+        """The port ``what`` announced it listens on; else the configured one, unless that is 0."""
+        if what in self.ports:
+            return str(self.ports[what])
+        return str(configured) if configured else "(any free port)"
+
     def summary(self) -> str:
         s = self.settings
         m = s.server.master
-        lines = ["", "shardkit cluster is up:",
-                 f"  players connect to the master at {s.server.cluster.public_address}:{m.port}",
-                 f"  manhole: telnet {m.manhole.host} {m.manhole.port} (user {m.manhole.username})",
-                 f"  status page: http://{m.status_host}:{m.status_port}/ (metrics at /metrics)"]
+        manhole = m.manhole
+        lines = [
+            "",
+            f"  players connect to the master at {s.server.cluster.public_address}:"
+            f"{self.port('master', m.port)}",
+            f"  manhole: telnet {manhole.host} {self.port('master manhole (telnet)', manhole.port)}"
+            f" (user {manhole.username})",
+            f"  status page: http://{m.status_host}:"
+            f"{self.port('master status page (http)', m.status_port)}/ (metrics at /metrics)",
+        ]
         for world in s.worlds.values():
-            lines.append(f"  world {world.name}: daemon console telnet {world.daemon.console.host}"
-                         f" {world.daemon.console.port}; ssh -p {world.ssh_port} {world.ssh.username}@{world.ssh.host}")
+            console = world.daemon.console
+            lines.append(f"  world {world.name}: daemon console telnet {console.host}"
+                         f" {self.port(f'daemon {world.name} console (telnet)', console.port)}")
+            for spec in world.clusters:
+                base = world.ssh.port or (world.ssh_port + spec.number if world.ssh_port else 0)
+                port = self.port(f"world {world.name}/{spec.number} console (ssh)", base)
+                lines.append(f"    world server {spec.number} console: ssh -p {port}"
+                             f" {world.ssh.username}@{world.ssh.host}")
         lines += [f"  passwords: {s.config_dir / 'secrets.toml'}", f"  logs: {self.log_dir}",
                   "  play: shardkit play    stop: Ctrl-C", READY_LINE, ""]
         return "\n".join(lines)
@@ -103,12 +141,13 @@ class ClusterLauncher:
             await child.stop(timeout=20.0)
         for handle in self._log_files.values():
             handle.close()
+        self._log_files.clear()
 
 
 async def run_up(root: Path, stop: asyncio.Event, ready_timeout_s: float = 90.0) -> int:
     written = ensure_config(root)
     for path in written:
-        print(f"created {path}", flush=True)
+        show(f"created {path}")
     settings = load_settings(root)
     secure_data_dir(settings.data_dir, create=True)
     launcher = ClusterLauncher(settings)
@@ -118,13 +157,13 @@ async def run_up(root: Path, stop: asyncio.Event, ready_timeout_s: float = 90.0)
     done, _ = await asyncio.wait({ready, stopping}, timeout=ready_timeout_s,
                                  return_when=asyncio.FIRST_COMPLETED)
     if ready in done:
-        print(launcher.summary(), flush=True)
+        show(launcher.summary())
     elif stopping not in done:
         missing = ", ".join(sorted(launcher.expected - launcher.seen))
-        print(f"still waiting for: {missing} (see {launcher.log_dir})", flush=True)
+        show(f"still waiting for: {missing} (see {launcher.log_dir})")
     await stop.wait()
     ready.cancel()
-    print("stopping the cluster...", flush=True)
+    show("stopping the cluster...")
     await launcher.stop()
-    print("stopped", flush=True)
+    show("stopped")
     return 0

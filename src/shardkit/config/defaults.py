@@ -21,6 +21,7 @@ bind = "127.0.0.1"             # where game and service ports listen; "0.0.0.0" 
 public_address = "127.0.0.1"   # the address clients and other machines are told to dial
 content_dir = ""               # world content; "" = shipped default. Must match on every machine
 log_level = "INFO"
+hang_timeout_s = 15.0          # a process whose event loop stops this long is killed and restarted
 
 [master]
 host = "127.0.0.1"             # where daemons and the character server reach the master

@@ -11,7 +11,7 @@ import os
 import re
 import secrets as pysecrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -36,6 +36,8 @@ class Cluster(msgspec.Struct, forbid_unknown_fields=True):
     public_address: str = "127.0.0.1"  # what the master tells clients and peers to dial
     content_dir: str = ""  # world content (zones, ...); "" = the content shipped with shardkit
     log_level: str = "INFO"
+    # a supervised process whose event loop is silent this long is killed and restarted
+    hang_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
 
 
 class Master(msgspec.Struct, forbid_unknown_fields=True):

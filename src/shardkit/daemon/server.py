@@ -257,7 +257,7 @@ class WorldDaemon:
                 f"world {self.world.name}/{spec.number}",
                 shardkit_command("world", "--root", root, "--world", self.world.name,
                                  "--cluster", str(spec.number)),
-                on_line=relay_line,
+                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
             )
             self.children[spec.number] = child
             child.start()

@@ -64,7 +64,7 @@ class WorldImp:
                     "--cluster", str(p.cluster), "--daemon-ip", self.daemon_ip,
                     "--daemon-port", str(p.daemon_port),
                 ),
-                on_line=relay_line,
+                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
             )
             self.children[key] = child
             child.start()

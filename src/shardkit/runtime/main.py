@@ -9,6 +9,9 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from shardkit.runtime.heartbeat import start_beating
+from shardkit.runtime.output import write_stdout_line
+
 PARENT_PID_ENV = "SHARDKIT_PARENT_PID"  # set by a supervising shardkit process for its children
 PARENT_CHECK_S = 1.0
 
@@ -35,11 +38,13 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         parent = os.environ.pop(PARENT_PID_ENV, "")
         if parent.isdigit():
             watchdog = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
+        heartbeat = start_beating()  # tells our supervisor that this event loop still turns
         try:
             return int(await main(stop) or 0)
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
+            for task in (watchdog, heartbeat):
+                if task is not None:
+                    task.cancel()
 
     try:
         import uvloop
@@ -63,5 +68,6 @@ async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
 
 
 def announce(line: str) -> None:
-    """A line for whoever started us (``shardkit up`` and tests wait for these)."""
-    print(line, flush=True)
+    """A line for whoever started us (``shardkit up`` and tests wait for these); it comes after
+    every line we relayed before it, so "ready" never overtakes what it depends on."""
+    write_stdout_line(line)

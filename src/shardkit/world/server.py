@@ -252,7 +252,7 @@ class WorldServer:
                     "--worldport", str(self.port.port), "--bind", bind,
                 ),
                 env={ZONE_SECRET_ENV: self.zone_secret.hex()},
-                on_line=relay_line,
+                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
             )
             self.children[zone] = child
             child.start()
