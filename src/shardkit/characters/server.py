@@ -66,10 +66,16 @@ class CharacterService:
         problem = character_name_problem(p.name)
         if problem:
             raise RpcError("bad_name", problem)
+        limit = self.server.settings.server.characters.max_per_account
         try:
-            state = await self.server.store.create(p.account_id, p.world, p.name, p.zone, p.x, p.y)
+            state = await self.server.store.create(p.account_id, p.world, p.name, p.zone, p.x, p.y,
+                                                   limit=limit)
         except NameTaken:
             raise RpcError("name_taken", f"'{p.name}' is taken in {p.world}") from None
+        except store.CharacterLimit:
+            raise RpcError("too_many_characters",
+                           f"an account may have at most {limit} characters in {p.world};"
+                           " delete one first") from None
         self.server.audit("characters", "create", f"{p.world}/{p.name}", {"account_id": p.account_id})
         return CharacterSummary(state.id, state.name, state.zone, state.level)
 
