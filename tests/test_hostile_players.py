@@ -1,7 +1,8 @@
 """Players who attack other players through the game, against one cluster of real processes.
 
 Chat that tries to act on the other player's terminal or to pass for a server notice, chat
-floods, one character entered twice at once, stale zone tickets, and character spam.
+floods, one character entered twice at once, stale zone tickets, two characters of one
+account in play at once (two zones, two worlds), character spam and names with line breaks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pytest
 from conftest import Cluster
 
 from shardkit.client.session import GameClient, ServerEvents
+from shardkit.content import content_dir, content_version
+from shardkit.testing.harness import free_port, start_shardkit
+from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -215,3 +219,107 @@ async def test_world_port_names_with_a_line_break_are_refused(
     await fay.enter_game("Namesfay")
     for guild in ("Night Watch\n", "Night\nWatch"):
         assert await code_of(fay.guild_create(guild)) == "bad_name", repr(guild)
+
+
+# ------------------------------------------------------------------- one world per account
+
+
+SECOND_WORLD = """
+name = "Lemuria"
+capacity = 10
+world_port = 0
+ssh_port = 0
+zone_base_port = 0
+[daemon]
+world_port = {world_port}
+characters_port = {characters_port}
+imp_port = {imp_port}
+[daemon.console]
+port = {console_port}
+[[clusters]]
+number = 0
+zones = ["town"]
+runs_on = "imp:nobody"
+"""
+
+
+async def _as_world_server(cluster: Cluster, world: str, port: int) -> RpcConnection:
+    """A connection to a daemon's port 7000, authenticated and registered as its WorldServer."""
+    conn = await connect("127.0.0.1", port)
+    await authenticate_service(conn, role="world", name=f"{world}/0", peer_role="daemon",
+                               secret=cluster.settings.secrets.key("daemon_link"))
+    content = content_version(content_dir(cluster.settings.server.cluster.content_dir,
+                                          cluster.root))
+    await conn.call("register_cluster", 0, "127.0.0.1", 1, content)
+    return conn
+
+
+async def test_two_worlds_loading_one_account_at_once_put_it_in_play_once(
+        cluster: Cluster) -> None:
+    ports = {key: free_port() for key in ("world_port", "characters_port", "imp_port",
+                                          "console_port")}
+    config = cluster.root / "serverconfig" / "worlds" / "Lemuria.toml"
+    config.write_text(SECOND_WORLD.format(**ports))
+    daemon = start_shardkit(cluster.root, "daemon", "--world", "Lemuria")
+    atlantis = lemuria = None
+    try:
+        await asyncio.to_thread(daemon.wait_for_line, "daemon Lemuria listening", 30)
+        lemuria = await _as_world_server(cluster, "Lemuria", ports["world_port"])
+        atlantis = await connect("127.0.0.1", cluster.settings.worlds[WORLD].daemon.world_port)
+        await authenticate_service(atlantis, role="world", name=f"{WORLD}/7", peer_role="daemon",
+                                   secret=cluster.settings.secrets.key("daemon_link"))
+        for account in range(990_001, 990_006):
+            name = "Twoworld" + "abcde"[account % 5]
+            for world in (atlantis, lemuria):
+                await world.call("create_character", account, name, "town", 1.0, 1.0)
+            results = await asyncio.gather(
+                *(w.call("load_character", account, name) for w in (atlantis, lemuria)),
+                return_exceptions=True)
+            loaded = [r for r in results if isinstance(r, dict)]
+            refused = [r for r in results if isinstance(r, RpcError)]
+            assert len(loaded) == 1 and [e.code for e in refused] == ["already_playing"], results
+            winner = atlantis if isinstance(results[0], dict) else lemuria
+            await winner.call("save_character", loaded[0], True)  # out of play again
+    finally:
+        for conn in (atlantis, lemuria):
+            if conn is not None:
+                conn.close("test over")
+        await asyncio.to_thread(daemon.stop)
+        config.unlink()
+
+
+async def test_entering_with_a_character_in_another_zone_takes_the_first_out_of_play(
+        cluster: Cluster, closing: list[GameClient]) -> None:
+    gina = await player(cluster, "zones_gina", "Ginatown")
+    watcher = await player(cluster, "zones_watch", "Zonewatch")
+    closing += [gina, watcher]
+    await gina.create_character("Ginameadow")
+    assert gina.account is not None
+    # put Ginameadow in the meadow zone, as a portal would have (saved there, out of play)
+    world = await connect("127.0.0.1", cluster.settings.worlds[WORLD].daemon.world_port)
+    try:
+        await authenticate_service(world, role="world", name=f"{WORLD}/9", peer_role="daemon",
+                                   secret=cluster.settings.secrets.key("daemon_link"))
+        state = await world.call("load_character", gina.account.account_id, "Ginameadow")
+        await world.call("save_character", {**state, "zone": "meadow", "x": 5.0, "y": 5.0}, True)
+    finally:
+        world.close("test over")
+
+    await watcher.enter_game("Zonewatch")
+    assert (await gina.enter_game("Ginatown")).zone == "town"
+    await watcher.wait_for(lambda s: any(e.name == "Ginatown" for e in s.seen.values()))
+    town = gina.zone
+    assert town is not None and gina.world is not None
+    # a client that keeps its town connection open and enters with the other character too
+    entry = await gina.world.call("enter_game", "Ginameadow")
+    assert entry["zone"] == "meadow"
+    await asyncio.wait_for(town.closed.wait(), 10)  # Ginatown was taken out of play first...
+    assert gina.state.kicked == "entered the game elsewhere"
+    assert gina.state.saved is not None and gina.state.saved.zone == "town"  # ...and saved
+    meadow = await connect(entry["host"], entry["port"], _events_router())
+    try:
+        assert (await meadow.call("zone_login", entry["ticket"]))["zone"] == "meadow"
+        await watcher.wait_for(lambda s: s.snapshots and not any(
+            e.name == "Ginatown" for e in s.seen.values()))
+    finally:
+        meadow.close("test over")
