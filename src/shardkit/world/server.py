@@ -158,7 +158,8 @@ class WorldServer:
         self.zone_up: dict[str, asyncio.Event] = {z: asyncio.Event() for z in self.spec.zones}
         self.zone_players: dict[str, int] = {}
         self.players: dict[int, RpcConnection] = {}
-        self.playing: dict[int, str] = {}  # account -> zone of its latest enter_game here
+        # account -> (zone, session) of its latest enter_game here: the one entry that may load
+        self.playing: dict[int, tuple[str, RpcConnection]] = {}
         self.entering = KeyedTurns()  # one enter_game per account at a time
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
@@ -193,7 +194,7 @@ class WorldServer:
     def _player_left(self, account_id: int, conn: RpcConnection) -> None:
         if self.players.get(account_id) is conn:
             del self.players[account_id]
-            self.playing.pop(account_id, None)  # its unused zone tickets are refused from now on
+            self.playing.pop(account_id, None)  # its unused zone tickets let nobody in now
         self._report_population()
 
     def _report_population(self) -> None:
@@ -203,10 +204,10 @@ class WorldServer:
         """A zone ticket for one of the account's characters; the account's latest entry wins.
 
         One live character per account on this WorldServer: an account's enter_game calls take
-        turns; one for another zone than the account's last first has that zone save and drop
-        the character there, and from then on only the zone of the latest enter_game may load
-        a character of the account (``check_entry``). Within one zone the zone itself replaces
-        an older entry of the account.
+        turns; each first has every other zone here save and drop a character of the account
+        it holds, and from then on only the zone of the latest enter_game, for the session that
+        asked, may load a character of the account (``check_entry``). Within one zone the zone
+        itself replaces an older entry of the account.
         """
         account_id = self.account(conn)
         async with self.entering.turn(account_id):
@@ -224,12 +225,10 @@ class WorldServer:
             await asyncio.wait_for(self.zone_up[zone].wait(), ZONE_READY_WAIT_S)
         except TimeoutError:
             raise RpcError("zone_down", f"zone '{zone}' is not up; try again shortly") from None
-        previous = self.playing.get(account_id)
-        if previous is not None and previous != zone:
-            await self._take_out_of_play(account_id, previous)
+        await self._take_out_of_play(account_id, but_in=zone)
         if self.players.get(account_id) is not conn or zone not in self.zones:
             raise RpcError("closed", "this session ended while entering the game")
-        self.playing[account_id] = zone
+        self.playing[account_id] = (zone, conn)
         _, port = self.zones[zone]
         ticket = issue_ticket(
             self.zone_ticket_key, kind="zone", account_id=account_id,
@@ -240,16 +239,21 @@ class WorldServer:
         conn.state[ACTIVE_CHARACTER], conn.state["character"] = character.id, character.name
         return ZoneEntry(zone, self.settings.server.cluster.public_address, port, ticket)
 
-    async def _take_out_of_play(self, account_id: int, zone: str) -> None:
-        """Have ``zone`` save and drop the account's character; returns once it has."""
-        link = self.zones.get(zone)
-        if link is None:
-            return  # the zone is down: its players are out of play already
-        try:
-            await link[0].call("kick_account", account_id, "entered the game elsewhere")
-        except RpcError as exc:  # the zone went down or did not answer: it has no say any more
-            log.warning("zone %s did not confirm taking account %s out of play: %s",
-                        zone, account_id, exc.code)
+    async def _take_out_of_play(self, account_id: int, *, but_in: str) -> None:
+        """Have every zone here but ``but_in`` save and drop a character of the account it holds.
+
+        Returns once each has answered (a zone without the account answers at once); a zone
+        that is down holds nobody, one that does not answer in time has no say any more.
+        """
+        links = [(zone, link) for zone, (link, _) in list(self.zones.items()) if zone != but_in]
+        answers = await asyncio.gather(
+            *(link.call("kick_account", account_id, "entered the game elsewhere")
+              for _, link in links),
+            return_exceptions=True)
+        for (zone, _), answer in zip(links, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("zone %s did not confirm taking account %s out of play: %s",
+                            zone, account_id, getattr(answer, "code", type(answer).__name__))
 
     def check_entry(self, zone_link: RpcConnection, account_id: int) -> None:
         """Refuse a zone's load for an account whose latest entry here is not for that zone.
@@ -258,7 +262,8 @@ class WorldServer:
         since ended or been kicked, cannot put a second character of the account in play.
         """
         zone = zone_link.identity.name if zone_link.identity else ""
-        if self.playing.get(account_id) != zone:
+        entry = self.playing.get(account_id)
+        if entry is None or entry[0] != zone or self.players.get(account_id) is not entry[1]:
             raise RpcError("already_playing",
                            "this account entered the game elsewhere since; enter the game again")
 
