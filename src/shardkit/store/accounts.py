@@ -261,9 +261,9 @@ class AccountStore:
         keys = sorted({name_key(name) for name in names})
         if not keys:
             return {}
-        async with self._db.session() as session:
-            rows = await session.scalars(select(Account).where(Account.name_key.in_(keys)))
-            return {row.name_key: _account(row) for row in rows}
+        async with self._db.engine.connect() as conn:  # core, not ORM: little work per row
+            rows = await conn.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name_key.in_(keys)))
+            return {row.name_key: _account(row) for row in rows}  # type: ignore[arg-type]
 
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or None."""
