@@ -32,6 +32,9 @@ def test_good_character_names(name: str) -> None:
         ("Mc'Shit", "offensive"),
         ("Bit-ch", "offensive"),
         ("WHOREson", "offensive"),
+        ("Alyx\n", "only the letters"),  # a trailing newline is not the end of the name
+        ("Alyx\r\n", "only the letters"),
+        ("Alyx\nBob", "only the letters"),
     ],
 )
 def test_bad_character_names_say_why(name: str, reason: str) -> None:
@@ -55,6 +58,8 @@ def test_good_guild_names(name: str) -> None:
         ("Guild", "reserved"),
         ("The Admins", "looks like a staff name"),
         ("Shit Kickers", "offensive"),
+        ("Night Watch\n", "only the letters"),
+        ("Night\nWatch", "only the letters"),
     ],
 )
 def test_bad_guild_names_say_why(name: str, reason: str) -> None:

@@ -159,6 +159,18 @@ def test_queue_holds_slots_for_unused_tickets_until_absorbed_or_expired() -> Non
     assert queues.free_slots("W", 9, 10) == 1
 
 
+def test_queue_absorbs_tickets_issued_before_the_first_heartbeat() -> None:
+    clock = Clock()
+    queues = LoginQueues(clock=clock)
+    # a world just announced: the world list counts it as empty until it heartbeats
+    assert queues.free_slots("W", 0, 1) == 1
+    queues.hold("W", 1, clock.now + 30)
+    queues.population_changed("W", 1)  # the first heartbeat: the ticket was used
+    assert queues.held("W") == 0
+    queues.population_changed("W", 0)  # that player left: the slot is free at once
+    assert queues.free_slots("W", 0, 1) == 1
+
+
 def test_queue_leave_only_for_the_same_contact() -> None:
     queues = LoginQueues()
     queues.join("W", 1, "old")
@@ -250,6 +262,9 @@ def test_name_and_password_rules() -> None:
     assert name_problem("alice") is None
     assert name_problem("al") and name_problem("9lives") and name_problem("bad name")
     assert "reserved" in (name_problem("Admin") or "")
+    for name in ("admin\n", "root\n", "abcdefghijklmnopqrst\n", "alice\n", "al\nice"):
+        assert name_problem(name), repr(name)  # `$` would have let a trailing newline through
+    assert parse_duration("30m\n") == 1800 and parse_duration("3\n0m") is None
     assert password_problem("short") and password_problem(" padded password ")
     assert password_problem("alice_1234", "Alice_1234")
     assert password_problem("correct horse", "alice") is None

@@ -23,7 +23,13 @@ import shardkit
 from shardkit.store.accounts import AccountRecord, AccountStore
 from shardkit.store.audit import AuditStore
 from shardkit.store.character_tables import Character, CharacterBase
-from shardkit.store.characters import CharacterState, CharacterStore, SaveBatcher, SaveResult
+from shardkit.store.characters import (
+    CharacterLimit,
+    CharacterState,
+    CharacterStore,
+    SaveBatcher,
+    SaveResult,
+)
 from shardkit.store.database import (
     SCHEMAS,
     Database,
@@ -323,6 +329,25 @@ async def test_character_names_unique_per_world(characters: CharacterStore) -> N
         await characters.create(2, "avalon", "zED", "town", 0, 0)
     other = await characters.create(2, "brigadoon", "Zed", "glen", 0, 0)
     assert other.world == "brigadoon"
+
+
+async def test_concurrent_creates_stay_within_the_character_limit(
+        characters: CharacterStore) -> None:
+    made = await asyncio.gather(
+        *(characters.create(7, "avalon", f"Hero{chr(97 + i)}", "town", 0, 0, limit=3)
+          for i in range(12)),
+        return_exceptions=True)
+    assert sum(isinstance(m, CharacterState) for m in made) == 3, made
+    assert all(isinstance(m, CharacterState | CharacterLimit) for m in made), made
+    assert len(await characters.list(7, "avalon")) == 3
+    await characters.create(7, "elsewhere", "Herox", "town", 0, 0, limit=3)  # per world
+    await characters.create(8, "avalon", "Otherhero", "town", 0, 0, limit=3)  # per account
+    first = (await characters.list(7, "avalon"))[0]
+    assert await characters.delete(7, "avalon", first.name)
+    assert len(await characters.list(7, "avalon")) == 2  # a deleted character does not count
+    await characters.create(7, "avalon", "Heroz", "town", 0, 0, limit=3)
+    with pytest.raises(CharacterLimit):
+        await characters.create(7, "avalon", "Herozz", "town", 0, 0, limit=3)
 
 
 async def test_save_bumps_version_and_roundtrips_json(characters: CharacterStore) -> None:

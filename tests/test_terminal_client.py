@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import uuid
 
 import pytest
@@ -146,3 +147,114 @@ def test_unreachable_master_is_a_clear_message() -> None:
         assert term.process.wait(WAIT) == 1
     finally:
         term.close()
+
+
+# ----------------------------------------------------------------- a hostile server's text
+
+
+HOSTILE = (
+    "\x1b[2J\x1b]0;pwned\x07hi\n[notice] ADMIN: the server moves to evil.example\r"
+    "\x1b]52;c;ZXZpbA==\x07\u202eevil\u202c\x00\x9b31m"
+)
+
+
+class HostileMaster:
+    """A master that lets anyone with PASSWORD in, then sends text made to fool a terminal."""
+
+    PASSWORD = "hostile password"
+
+    def __init__(self) -> None:
+        from shardkit.wire.scram import make_verifier
+
+        self.verifier = make_verifier(self.PASSWORD, 4096)
+        self.player: object = None
+        self.logged_in = asyncio.Event()
+
+
+def _hostile_master_router(master: HostileMaster):  # type: ignore[no-untyped-def]
+    from shardkit.master.schemas import LoginFinish, LoginStart
+    from shardkit.wire.rpc import Router, RpcConnection, rpc
+    from shardkit.wire.scram import ScramServerSession
+
+    class Port:
+        @rpc("login_start", LoginStart, public=True)
+        def login_start(self, conn: RpcConnection, p: LoginStart) -> dict[str, str]:
+            """SCRAM step 1."""
+            session = ScramServerSession(master.verifier)
+            conn.state["scram"] = session
+            return {"server_first": session.first(p.client_first)}
+
+        @rpc("login_finish", LoginFinish, public=True)
+        def login_finish(self, conn: RpcConnection, p: LoginFinish) -> dict[str, object]:
+            """SCRAM step 2."""
+            server_final = conn.state["scram"].final(p.client_final)
+            master.player = conn
+            return {"server_final": server_final,
+                    "account": {"account_id": 1, "name": "victim", "role": "player"}}
+
+        @rpc("worlds", public=True)
+        def worlds(self, conn: RpcConnection) -> list[object]:
+            """No worlds; then the text attack."""
+            conn.notify("chat", "Mallory\x1b[8m", HOSTILE)
+            conn.notify("broadcast", "real notice " + HOSTILE)
+            conn.notify("error", {"code": "x", "message": HOSTILE})
+            master.logged_in.set()
+            return []
+
+    return Router.for_services(Port())
+
+
+async def test_the_terminal_shows_only_printable_text_whatever_the_server_sends() -> None:
+    from shardkit.wire.rpc import serve
+
+    master = HostileMaster()
+    server = await serve("127.0.0.1", 0, _hostile_master_router(master))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shardkit", "play", "--host", "127.0.0.1", "--port",
+         str(server.port)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = bytearray()
+    arrived = threading.Condition()
+
+    def read() -> None:
+        assert process.stdout is not None
+        while chunk := process.stdout.read1(4096):
+            with arrived:
+                output.extend(chunk)
+                arrived.notify_all()
+
+    def wait_for(token: bytes) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: token in output, WAIT), bytes(output)[-2000:]
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert process.stdin is not None
+        process.stdin.write(f"l\nvictim\n{HostileMaster.PASSWORD}\n".encode())
+        process.stdin.flush()
+        await asyncio.wait_for(master.logged_in.wait(), WAIT)
+        await asyncio.to_thread(wait_for, b"[notice] error:")
+        master.player.notify("kicked", "bye " + HOSTILE)  # type: ignore[attr-defined]
+        assert await asyncio.to_thread(process.wait, WAIT) == 1
+        await asyncio.to_thread(wait_for, b"[kicked]")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        await server.close()
+
+    text = bytes(output).decode("utf-8")
+    bad = sorted({c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf")})
+    assert not bad, bad  # no escape, no carriage return, no bidi override reached the terminal
+    lines = text.split("\n")
+    chat = [line for line in lines if line.startswith("[chat]")]
+    assert chat == ["[chat] Mallory: hi [notice] ADMIN: the server moves to evil.example evil"]
+    assert [line.split(" ", 2)[:2] for line in lines if line.startswith("[notice]")] == [
+        ["[notice]", "real"], ["[notice]", "error:"]]
+    assert any(line.startswith("[kicked] bye hi [notice] ADMIN") for line in lines)
+    faked = [line for line in lines if "[notice] ADMIN" in line]
+    assert len(faked) == 4 and all(  # each inside the line of what really carried it
+        line.startswith(("[chat] Mallory: hi", "[notice] real notice hi", "[notice] error: hi",
+                         "[kicked] bye hi")) for line in faked), faked

@@ -17,9 +17,10 @@ from shardkit.characters.schemas import (
     GuildTarget,
     GuildText,
 )
-from shardkit.store.guilds import GuildError
+from shardkit.store.guilds import MAX_MOTD, GuildError
 from shardkit.store.guilds import GuildInfo as StoredGuild
 from shardkit.wire.rpc import RpcConnection, RpcError, rpc
+from shardkit.wire.text import clean_text
 
 if TYPE_CHECKING:
     from shardkit.characters.server import CharacterServer
@@ -40,7 +41,9 @@ async def _guild_call(action: Awaitable[T]) -> T:
 
 
 def _info(guild: StoredGuild) -> GuildInfo:
-    return msgspec.convert(msgspec.to_builtins(guild), GuildInfo)
+    info = msgspec.convert(msgspec.to_builtins(guild), GuildInfo)
+    # a message of the day stored before text was cleaned on the way in is cleaned on the way out
+    return msgspec.structs.replace(info, motd=clean_text(info.motd, MAX_MOTD))
 
 
 class GuildService:
@@ -127,7 +130,8 @@ class GuildService:
     async def guild_set_motd(self, conn: RpcConnection, p: GuildText) -> dict[str, Any]:
         """Set the guild's message of the day (officers and the leader)."""
         own_world(conn, p.world)
-        await _guild_call(self.server.guilds.set_motd(p.world, p.character_id, p.text))
+        motd = clean_text(p.text, MAX_MOTD)
+        await _guild_call(self.server.guilds.set_motd(p.world, p.character_id, motd))
         return OK
 
     @rpc("guild_roster", GuildAct, roles=("daemon",))
@@ -157,5 +161,5 @@ class GuildService:
         """Who hears the character's guild message; the daemon delivers it."""
         own_world(conn, p.world)
         targets = await _guild_call(self.server.guilds.chat_targets(p.world, p.character_id))
-        text = p.text.strip()[:MAX_GUILD_CHAT]
+        text = clean_text(p.text, MAX_GUILD_CHAT)
         return GuildChatTargets(targets.guild, targets.speaker, text, targets.member_ids)

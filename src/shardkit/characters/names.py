@@ -51,7 +51,7 @@ def character_name_problem(name: str) -> str | None:
     """Why a character name is refused, or None if it is fine."""
     if not CHARACTER_MIN <= len(name) <= CHARACTER_MAX:
         return f"character names are {CHARACTER_MIN} to {CHARACTER_MAX} characters long"
-    if not _CHARACTER.match(name):
+    if not _CHARACTER.fullmatch(name):
         return "character names use only the letters A-Z, ' and -"
     if not (name[0].isalpha() and name[-1].isalpha()):
         return "character names start and end with a letter"
@@ -64,7 +64,7 @@ def guild_name_problem(name: str) -> str | None:
     """Why a guild name is refused, or None if it is fine."""
     if not GUILD_MIN <= len(name) <= GUILD_MAX:
         return f"guild names are {GUILD_MIN} to {GUILD_MAX} characters long"
-    if not _GUILD.match(name):
+    if not _GUILD.fullmatch(name):
         return "guild names use only the letters A-Z, spaces, ' and -"
     if not (name[0].isalpha() and name[-1].isalpha()):
         return "guild names start and end with a letter"

@@ -28,6 +28,7 @@ from shardkit.content import content_dir, content_version
 from shardkit.master.schemas import DaemonAddress, WorldAnnounced
 from shardkit.runtime.main import announce
 from shardkit.runtime.tasks import background
+from shardkit.runtime.turns import KeyedTurns
 from shardkit.store import characters as store
 from shardkit.store.accounts import NameTaken
 from shardkit.store.database import Database
@@ -66,10 +67,16 @@ class CharacterService:
         problem = character_name_problem(p.name)
         if problem:
             raise RpcError("bad_name", problem)
+        limit = self.server.settings.server.characters.max_per_account
         try:
-            state = await self.server.store.create(p.account_id, p.world, p.name, p.zone, p.x, p.y)
+            state = await self.server.store.create(p.account_id, p.world, p.name, p.zone, p.x, p.y,
+                                                   limit=limit)
         except NameTaken:
             raise RpcError("name_taken", f"'{p.name}' is taken in {p.world}") from None
+        except store.CharacterLimit:
+            raise RpcError("too_many_characters",
+                           f"an account may have at most {limit} characters in {p.world};"
+                           " delete one first") from None
         self.server.audit("characters", "create", f"{p.world}/{p.name}", {"account_id": p.account_id})
         return CharacterSummary(state.id, state.name, state.zone, state.level)
 
@@ -77,11 +84,12 @@ class CharacterService:
     async def delete_character(self, conn: RpcConnection, p: CharacterRef) -> dict[str, Any]:
         """Soft-delete a character (a GM can restore it)."""
         own_world(conn, p.world)
-        if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
-            raise RpcError("in_play", f"'{p.name}' is in play; log out first")
-        state = await self.server.store.load(p.account_id, p.world, p.name)
-        if state is None or not await self.server.store.delete(p.account_id, p.world, p.name):
-            raise RpcError("no_such_character", f"no character '{p.name}'")
+        async with self.server.accounts.turn(p.account_id):  # not while a load puts it in play
+            if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
+                raise RpcError("in_play", f"'{p.name}' is in play; log out first")
+            state = await self.server.store.load(p.account_id, p.world, p.name)
+            if state is None or not await self.server.store.delete(p.account_id, p.world, p.name):
+                raise RpcError("no_such_character", f"no character '{p.name}'")
         guild = await self.server.guilds.drop_character(state.id)
         detail: dict[str, object] = {"account_id": p.account_id}
         if guild is not None:
@@ -96,12 +104,13 @@ class CharacterService:
         problem = character_name_problem(p.new_name)
         if problem:
             raise RpcError("bad_name", problem)
-        if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
-            raise RpcError("in_play", f"'{p.name}' is in play; log out first")
-        try:
-            state = await self.server.store.rename(p.account_id, p.world, p.name, p.new_name)
-        except NameTaken:
-            raise RpcError("name_taken", f"'{p.new_name}' is taken in {p.world}") from None
+        async with self.server.accounts.turn(p.account_id):  # not while a load puts it in play
+            if self.server.claims.get(p.account_id) == (p.world, p.name.casefold()):
+                raise RpcError("in_play", f"'{p.name}' is in play; log out first")
+            try:
+                state = await self.server.store.rename(p.account_id, p.world, p.name, p.new_name)
+            except NameTaken:
+                raise RpcError("name_taken", f"'{p.new_name}' is taken in {p.world}") from None
         if state is None:
             raise RpcError("no_such_character", f"no character '{p.name}'")
         self.server.audit("characters", "rename", f"{p.world}/{state.name}",
@@ -112,14 +121,15 @@ class CharacterService:
     async def load_character(self, conn: RpcConnection, p: CharacterRef) -> CharacterState:
         """Load a character to put it in play; one live character per account across all worlds."""
         own_world(conn, p.world)
-        claim = self.server.claims.get(p.account_id)
-        if claim is not None and claim[0] != p.world:
-            raise RpcError("already_playing", f"this account is playing in '{claim[0]}'")
-        state = await self.server.store.load(p.account_id, p.world, p.name)
-        if state is None:
-            raise RpcError("no_such_character", f"no character '{p.name}'")
-        self.server.claims[p.account_id] = (p.world, state.name.casefold())
-        return _to_wire(state)
+        async with self.server.accounts.turn(p.account_id):  # two worlds loading at once: one wins
+            claim = self.server.claims.get(p.account_id)
+            if claim is not None and claim[0] != p.world:
+                raise RpcError("already_playing", f"this account is playing in '{claim[0]}'")
+            state = await self.server.store.load(p.account_id, p.world, p.name)
+            if state is None:
+                raise RpcError("no_such_character", f"no character '{p.name}'")
+            self.server.claims[p.account_id] = (p.world, state.name.casefold())
+            return _to_wire(state)
 
     @rpc("save_character", SaveCharacter, roles=("daemon",))
     async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> SaveResult:
@@ -147,6 +157,7 @@ class CharacterServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.claims: dict[int, tuple[str, str]] = {}  # account -> (world, character name key)
+        self.accounts = KeyedTurns()  # claim checks and the changes they guard, per account
         self.daemon_links: dict[str, ServiceLink] = {}
         self.store: store.CharacterStore
         self.guilds: GuildStore

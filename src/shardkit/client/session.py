@@ -121,6 +121,8 @@ class ServerEvents:
     @rpc("kicked", TextMsg, public=True)
     def kicked(self, conn: RpcConnection, p: TextMsg) -> None:
         """The server is about to disconnect us, and says why."""
+        if conn is self.client.leaving_zone:
+            return  # the zone we are leaving for another one puts us out of play there: expected
         self.client.state.kicked = p.text
         self.client.changed()
 
@@ -179,6 +181,7 @@ class GameClient(GuildCalls):
         self.zone: RpcConnection | None = None
         self.account: AccountInfo | None = None
         self.entered: Entered | None = None
+        self.leaving_zone: RpcConnection | None = None  # replaced by the enter_game under way
         self.world_name = ""
         self.state = ClientState()
         self._router = Router.for_services(ServerEvents(self))
@@ -330,7 +333,12 @@ class GameClient(GuildCalls):
     # ---------------------------------------------------------------- zone
     async def enter_game(self, character: str) -> Entered:
         """Ask the world for a zone and a zone ticket, and enter the zone."""
-        entry = msgspec.convert(await self._in_world().call("enter_game", character), ZoneEntry)
+        self.leaving_zone = self.zone
+        try:
+            entry = msgspec.convert(await self._in_world().call("enter_game", character), ZoneEntry)
+        except BaseException:
+            self.leaving_zone = None
+            raise
         if self.zone is not None:
             self.zone.close("changing zone")
         self.state.zone_lost = None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from shardkit.client.session import ClientState, GameClient
 from shardkit.master.schemas import WorldInfo
 from shardkit.wire.rpc import RpcError
+from shardkit.wire.text import clean_text
 
 DIRECTIONS: dict[str, tuple[str, float, float]] = {
     "n": ("north", 0, 1), "s": ("south", 0, -1), "e": ("east", 1, 0), "w": ("west", -1, 0),
@@ -34,6 +35,8 @@ commands:
   help                  this list
   quit                  log out (your character is saved) and exit"""
 CHARACTER_HELP = "commands: create NAME, delete NAME, play NAME, back, quit"
+MAX_LINE = 4096  # characters of one output line; a longer one (server text) is cut
+SYSTEM_STYLE = ("\x1b[1m", "\x1b[0m")  # bold, on a terminal: what the servers say, not players
 
 
 class Quit(Exception):
@@ -53,11 +56,17 @@ class Attempt:
 class Console:
     """Prints lines and reads stdin one line per request in a daemon thread, so the event loop never blocks.
 
-    Prompts are shown only on a terminal; through a pipe the output is plain lines.
+    Prompts are shown only on a terminal; through a pipe the output is plain lines. Every line
+    is shown as printable text only, whatever a server put in it: control characters, escape
+    sequences and invisible format characters are dropped, and a line break becomes a space,
+    so text from a server (or another player) can neither act on the terminal nor start a
+    line of its own. On a terminal, the servers' own notices are shown in bold, which nothing
+    a player writes can be.
     """
 
     def __init__(self) -> None:
         self.interactive = sys.stdin.isatty()
+        self.styled = sys.stdout.isatty()
         self._loop = asyncio.get_running_loop()
         self._requests: queue.SimpleQueue[tuple[str | None, asyncio.Future[str | None]]] = (
             queue.SimpleQueue()
@@ -66,13 +75,24 @@ class Console:
         self._prompt = ""  # on screen, waiting for an answer
         threading.Thread(target=self._serve, name="stdin", daemon=True).start()
 
-    def say(self, text: str) -> None:
-        """Print a line; if a prompt is waiting, the line goes over it and the prompt comes back below."""
+    def say(self, text: str, *, system: bool = False) -> None:
+        """Print one line (as printable text only); a waiting prompt is redrawn below it.
+
+        ``system``: the line is a server notice (shown distinctly on a terminal).
+        """
+        line = clean_text(text, MAX_LINE, squeeze=False)
+        if system and self.styled:
+            line = SYSTEM_STYLE[0] + line + SYSTEM_STYLE[1]
         out = sys.stdout
         if self._prompt:
             out.write("\r\x1b[K")
-        out.write(text + "\n" + self._prompt)
+        out.write(line + "\n" + self._prompt)
         out.flush()
+
+    def say_lines(self, text: str) -> None:
+        """Print the client's own multi-line text, line by line."""
+        for line in text.splitlines():
+            self.say(line)
 
     async def ask(self, prompt: str = "> ", *, secret: bool = False) -> str:
         """The next input line (stripped, unless secret); raises Quit at the end of input."""
@@ -162,7 +182,7 @@ class TerminalClient:
             await asyncio.wait({session, watcher}, return_when=asyncio.FIRST_COMPLETED)
             if session.done():
                 return session.result()
-            self.say(f"[kicked] {watcher.result()}")
+            self.console.say(f"[kicked] {watcher.result()}", system=True)
             return 1
         finally:
             session.cancel()
@@ -189,9 +209,10 @@ class TerminalClient:
             for speaker, text in state.chat[chat:]:
                 self.say(f"[chat] {speaker}: {text}")
             for text in state.notices[notices:]:
-                self.say(f"[notice] {text}")
+                self.console.say(f"[notice] {text}", system=True)
             if state.zone_lost and state.zone_lost != lost:
-                self.say(f"[zone] the zone '{state.zone_lost}' went down; type `play` to enter again")
+                self.console.say(f"[zone] the zone '{state.zone_lost}' went down;"
+                                 " type `play` to enter again", system=True)
             seen = _news(state)
         return state.kicked or ""
 
@@ -299,7 +320,7 @@ class TerminalClient:
 
     async def game(self) -> None:
         """The in-game prompt; only quit (or the end of input) leaves it."""
-        self.say(GAME_HELP)
+        self.console.say_lines(GAME_HELP)
         while True:
             line = await self.console.ask(f"{self.character}> ")
             with self.shown_errors():
@@ -331,7 +352,7 @@ class TerminalClient:
         elif command in ("q", "quit"):
             await self.quit_game()
         elif command == "help":
-            self.say(GAME_HELP)
+            self.console.say_lines(GAME_HELP)
         elif command:
             self.say(f"unknown command '{command}'; type help")
 

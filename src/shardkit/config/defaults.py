@@ -58,6 +58,7 @@ database_url = ""              # "" = SQLite data/gm.db
 database_url = ""              # "" = SQLite data/characters.db
 save_interval_s = 30.0         # periodic save of every character in play
 restore_days = 30.0            # a GM may restore a deleted character for this many days
+max_per_account = 8            # characters (not deleted) one account may have in one world
 """
 
 WORLD_TOML = """\
@@ -69,6 +70,8 @@ ssh_port = 6000                # SSH console of cluster N is ssh_port + N
 zone_base_port = 29000         # zone i of cluster N listens on zone_base_port + 100*N + i
 tick_hz = 10.0
 view_radius = 60.0
+chat_burst = 5                 # chat lines (zone and guild) a character may send at once...
+chat_per_s = 1.0               # ...and then this many per second; faster ones get rate_limited
 
 [daemon]
 host = "127.0.0.1"             # where world servers and imps reach this daemon

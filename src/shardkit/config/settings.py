@@ -72,6 +72,7 @@ class Characters(msgspec.Struct, forbid_unknown_fields=True):
     database_url: str = ""
     save_interval_s: float = 30.0
     restore_days: float = 30.0  # a GM may restore a deleted character for this long
+    max_per_account: Annotated[int, msgspec.Meta(ge=1)] = 8  # undeleted characters, per world
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -105,6 +106,8 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     zone_base_port: int = 29000  # + 100 x cluster number + zone index
     tick_hz: float = 10.0
     view_radius: float = 60.0
+    chat_burst: Annotated[int, msgspec.Meta(ge=1)] = 5  # chat lines a character may send at once
+    chat_per_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # ... and then per second (zone + guild)
     daemon: Daemon = msgspec.field(default_factory=Daemon)
     ssh: Console = msgspec.field(default_factory=Console)
     clusters: list[ClusterSpec] = msgspec.field(default_factory=lambda: [ClusterSpec()])
@@ -184,7 +187,7 @@ def load_settings(root: Path) -> Settings:
     for path in sorted((config_dir / "worlds").glob("*.toml")):
         world = _decode(path, WorldSettings)
         assert isinstance(world, WorldSettings)
-        if not _WORLD_NAME.match(world.name):
+        if not _WORLD_NAME.fullmatch(world.name):
             raise ConfigError(f"{path}: world name '{world.name}' must be 1-32 letters/digits/_-")
         if world.name in worlds:
             raise ConfigError(f"{path}: world '{world.name}' is defined twice")

@@ -95,7 +95,7 @@ class FetchedChunk(msgspec.Struct):
 
 def check_backup_name(name: str) -> None:
     """Refuse anything but a plain file name (no path separators, no leading dot, no sidecars)."""
-    if not BACKUP_NAME.match(name) or name.endswith((CHECKSUM_SUFFIX, ".part", ".tmp")):
+    if not BACKUP_NAME.fullmatch(name) or name.endswith((CHECKSUM_SUFFIX, ".part", ".tmp")):
         raise RpcError(
             "bad_name",
             "a backup name is 1-128 letters, digits, '.', '_' or '-', starts with a letter or "
@@ -187,7 +187,7 @@ class BackupVault:
 
     def _check_begin(self, conn: RpcConnection, p: BackupBegin) -> None:
         check_backup_name(p.name)
-        if not _SHA256_HEX.match(p.sha256.lower()):
+        if not _SHA256_HEX.fullmatch(p.sha256.lower()):
             raise RpcError("bad_params", "`sha256` must be 64 hex digits")
         if p.size <= 0:
             raise RpcError("bad_params", "`size` must be positive")
@@ -308,7 +308,7 @@ class BackupVault:
     def _list(self) -> list[StoredBackup]:
         found = []
         for path in sorted(self.directory.glob("*")):
-            if not BACKUP_NAME.match(path.name) or path.name.endswith(CHECKSUM_SUFFIX):
+            if not BACKUP_NAME.fullmatch(path.name) or path.name.endswith(CHECKSUM_SUFFIX):
                 continue
             if not path.is_file() or not checksum_path(path).is_file():
                 continue

@@ -9,6 +9,7 @@ import msgspec
 from shardkit.characters.schemas import GuildChatTargets
 from shardkit.daemon.schemas import CharacterAct, CharacterGuild, CharacterTarget, CharacterText
 from shardkit.wire.rpc import RpcConnection, encode_notification, rpc
+from shardkit.wire.throttle import KeyedThrottle, throttled
 
 if TYPE_CHECKING:
     from shardkit.daemon.server import WorldDaemon
@@ -19,6 +20,9 @@ class GuildForwarding:
 
     def __init__(self, daemon: WorldDaemon) -> None:
         self.daemon = daemon
+        # Guild chat reaches every WorldServer of the world: one budget per character, here,
+        # where every WorldServer's guild_say passes (the same budget as zone chat).
+        self.chat = KeyedThrottle(daemon.world.chat_per_s, daemon.world.chat_burst)
 
     async def _forward(self, method: str, *params: Any) -> Any:
         return await self.daemon.characters(method, self.daemon.world.name, *params)
@@ -91,6 +95,9 @@ class GuildForwarding:
     @rpc("guild_say", CharacterText, roles=("world",))
     async def guild_say(self, conn: RpcConnection, p: CharacterText) -> None:
         """Send a guild message to the members on every WorldServer of this world."""
+        bucket = self.chat.bucket(p.character_id)
+        if not bucket.take():
+            raise throttled(bucket, "you are chatting too fast")
         targets = msgspec.convert(
             await self._forward("guild_say", p.character_id, p.text), GuildChatTargets
         )

@@ -64,7 +64,6 @@ class AccountPort:
                 self.master.metrics.registrations.inc(exc.code)
                 raise
         self.master.metrics.registrations.inc("ok")
-        self.master.account_cache.put(record)
         log.info("registered account %s from %s", record.name, conn.peer_ip)
         return AccountInfo(record.id, record.name, record.role)
 
@@ -100,7 +99,7 @@ class AccountPort:
             if conn.identity is not None:
                 raise RpcError("already_authenticated", "this connection is already logged in")
             self.master.guard.check_ip(conn.peer_ip)
-            record = await self.master.account_cache.get_by_name(p.username)
+            record = await self.master.account_lookup.get_by_name(p.username)
             await self.master.guard.check_account(conn.peer_ip, p.username,
                                                   record.id if record else None)
             if record is None:
@@ -192,6 +191,5 @@ class AccountPort:
         assert conn.identity is not None and conn.identity.account_id is not None
         await self.master.accounts.set_verifier(conn.identity.account_id, p.salt, p.stored_key,
                                                 p.server_key, p.iterations)
-        self.master.account_cache.forget(conn.identity.name)
         log.info("account %s changed its password from %s", conn.identity.name, conn.peer_ip)
         return {"ok": True}

@@ -18,7 +18,7 @@ RESERVED_NAMES = frozenset({
 
 def name_problem(name: str) -> str | None:
     """Why an account name is not allowed, or None if it is."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return "names are 3-20 letters, digits or _, starting with a letter"
     if name.casefold() in RESERVED_NAMES:
         return f"'{name}' is reserved; pick another name"

@@ -15,14 +15,14 @@ __all__ = ["ActiveBan", "BanList", "ban_message", "parse_duration", "parse_netwo
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_DURATION = re.compile(r"([0-9]+)([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 PERMANENT_WORDS = frozenset({"perm", "permanent", "forever"})
 
 
 def parse_duration(text: str) -> float | None:
     """Seconds in ``30s``, ``15m``, ``2h``, ``7d`` or ``1w``; None if ``text`` is not a duration."""
-    match = _DURATION.match(text.strip().lower())
+    match = _DURATION.fullmatch(text.strip().lower())
     if not match or int(match.group(1)) == 0:
         return None
     return int(match.group(1)) * _UNIT_S[match.group(2)]

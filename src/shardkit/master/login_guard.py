@@ -19,6 +19,7 @@ __all__ = ["LoginGuard"]
 log = logging.getLogger("shardkit.master")
 
 KNOWN_GOOD_CACHE = 100_000
+NO_ACCOUNT = 0  # account ids start at 1: stands for an unknown name in the known-address check
 
 
 class LoginGuard:
@@ -58,9 +59,13 @@ class LoginGuard:
         return self.per_account.retry_after(name_key(name))
 
     async def check_account(self, ip: str, name: str, account_id: int | None) -> None:
-        """Raise ``rate_limited`` if the account is in back-off and ``ip`` is not one it knows."""
+        """Raise ``rate_limited`` if the account is in back-off and ``ip`` is not one it knows.
+
+        An unknown name is checked the same way (against an id no account has), so that
+        whether a name in back-off exists does not show in how long the answer takes.
+        """
         wait = self.account_wait(name)
-        if wait > 0 and not (account_id is not None and await self._known(account_id, ip)):
+        if wait > 0 and not await self._known(NO_ACCOUNT if account_id is None else account_id, ip):
             raise RateLimited(wait)
 
     async def _known(self, account_id: int, ip: str) -> bool:

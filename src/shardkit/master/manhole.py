@@ -145,7 +145,6 @@ def build_commands(master: MasterServer) -> CommandSet:
             return f"usage: role <name> <{'|'.join(ROLES)}>"
         if not await master.accounts.set_role(args[0], args[1]):
             return f"no account '{args[0]}'"
-        master.account_cache.forget(args[0])
         return f"{args[0]} is now {args[1]}"
 
     @commands.command("keys", "registration keys: keys new [count] [note] | keys [list]")

@@ -31,7 +31,9 @@ class _Line:
 
     waiting: OrderedDict[int, Waiter] = field(default_factory=OrderedDict)
     held: OrderedDict[int, float] = field(default_factory=OrderedDict)  # account -> ticket expiry
-    population: int | None = None  # as of the last heartbeat
+    # The population tickets were issued against: the last heartbeat's, and before the first
+    # one 0, as the world list counts it (so tickets issued then are absorbed like any other).
+    population: int = 0
 
 
 class LoginQueues:
@@ -75,9 +77,8 @@ class LoginQueues:
     def population_changed(self, world: str, population: int) -> None:
         """A heartbeat: a rise of the population absorbs that many of the oldest held slots."""
         line = self._line(world)
-        if line.population is not None:
-            for _ in range(min(max(0, population - line.population), len(line.held))):
-                line.held.popitem(last=False)
+        for _ in range(min(max(0, population - line.population), len(line.held))):
+            line.held.popitem(last=False)
         line.population = population
 
     def _expire(self, line: _Line) -> None:

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 from shardkit.config.settings import Settings
-from shardkit.master.account_cache import AccountCache
+from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.account_port import AccountPort
 from shardkit.master.bans import ActiveBan, BanList, Network
 from shardkit.master.gate import WorldGate
@@ -54,7 +54,7 @@ class MasterServer:
         self.daemons: dict[str, RpcConnection] = {}  # world -> the daemon that announced it
         self.character_servers: set[RpcConnection] = set()
         self.accounts: AccountStore
-        self.account_cache: AccountCache
+        self.account_lookup: AccountLookup
         self.ban_store: BanStore
         self.registration_keys: RegistrationKeyStore
         self.guard: LoginGuard
@@ -173,7 +173,8 @@ class MasterServer:
         self.db = await Database.open(self.settings.database_url(cfg.database_url, "master.db"),
                                       schema="master")
         self.accounts = AccountStore(self.db)
-        self.account_cache = AccountCache(self.accounts)
+        self.account_lookup = AccountLookup(self.accounts)
+        self.account_lookup.start()
         self.ban_store = BanStore(self.db)
         self.registration_keys = RegistrationKeyStore(self.db)
         self.bans.replace(ActiveBan.from_record(r) for r in await self.ban_store.in_force())
@@ -217,6 +218,7 @@ class MasterServer:
         console.close()
         await self.port.close()
         await self.login_log.close()
+        await self.account_lookup.close()
         if self.db is not None:
             await self.db.close()
         return 0

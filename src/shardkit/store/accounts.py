@@ -256,6 +256,15 @@ class AccountStore:
             row = await session.scalar(select(Account).where(Account.name_key == name_key(name)))
             return None if row is None else _account(row)
 
+    async def get_many_by_name(self, names: Sequence[str]) -> dict[str, AccountRecord]:
+        """The accounts among ``names``, by name key (the case-folded name); one query."""
+        keys = sorted({name_key(name) for name in names})
+        if not keys:
+            return {}
+        async with self._db.engine.connect() as conn:  # core, not ORM: little work per row
+            rows = await conn.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name_key.in_(keys)))
+            return {row.name_key: _account(row) for row in rows}  # type: ignore[arg-type]
+
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or None."""
         async with self._db.session() as session:

@@ -152,7 +152,7 @@ def read_checksum(path: Path) -> str:
             "with its .sha256 file"
         ) from None
     digest = line.split(maxsplit=1)[0].lower() if line else ""
-    if not _SHA256_HEX.match(digest):
+    if not _SHA256_HEX.fullmatch(digest):
         raise BackupError(f"{sidecar} is not a sha256sum line: {line[:80]!r}")
     return digest
 

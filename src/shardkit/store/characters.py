@@ -6,17 +6,19 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, NamedTuple
 
 import msgspec
-from sqlalchemy import ColumnElement, String, Table, bindparam, select, text, update
+from sqlalchemy import ColumnElement, String, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shardkit.store.character_tables import Character
 from shardkit.store.database import (
     Database,
     NameTaken,
+    StoreError,
     UTCDateTime,
     name_key,
     raise_name_taken,
@@ -24,6 +26,7 @@ from shardkit.store.database import (
 )
 
 __all__ = [
+    "CharacterLimit",
     "CharacterState",
     "CharacterStore",
     "DeletedCharacter",
@@ -35,6 +38,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _characters: Final[Table] = Character.__table__  # type: ignore[assignment]
+
+_CREATE_LOCK: Final = 0x63726561  # PostgreSQL advisory lock class of "create a character" ("crea")
+
+
+class CharacterLimit(StoreError):
+    """The account already has as many (undeleted) characters in the world as it may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an account may have at most {limit} characters in a world")
+        self.limit = limit
+
 
 _INT32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
@@ -258,34 +272,55 @@ class CharacterStore:
             )
             return [_state(row) for row in rows]
 
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: SQLite takes the write lock up front (BEGIN IMMEDIATE)."""
+        async with self._db.engine.connect() as conn:
+            if self._db.dialect == "sqlite":
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
     async def create(
-        self, account_id: int, world: str, name: str, zone: str, x: float, y: float
+        self, account_id: int, world: str, name: str, zone: str, x: float, y: float,
+        *, limit: int | None = None,
     ) -> CharacterState:
-        """Create a character at version 1; :class:`NameTaken` if the name is used in ``world``."""
+        """Create a character at version 1; :class:`NameTaken` if the name is used in ``world``.
+
+        With ``limit``, :class:`CharacterLimit` if the account already has that many undeleted
+        characters in ``world``. The count and the insert are one transaction that creates of
+        the same account take in turn (SQLite: the write lock, taken first; PostgreSQL: an
+        advisory lock on the account), so concurrent creates never go over the limit.
+        """
         now = utcnow()
-        row = Character(
-            account_id=account_id,
-            world=world,
-            name=name,
-            name_key=name_key(name),
-            zone=zone,
-            x=x,
-            y=y,
-            level=1,
-            experience=0,
-            health=100,
-            gold=0,
-            inventory=[],
-            data={},
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        async with self._db.session() as session:
-            session.add(row)
+        async with self._write() as conn:
+            if limit is not None:
+                if self._db.dialect == "postgresql":
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:kind, :account)"),
+                                       {"kind": _CREATE_LOCK, "account": account_id})
+                count = await conn.scalar(
+                    select(func.count()).select_from(_characters).where(
+                        _characters.c.account_id == account_id,
+                        _characters.c.world == world,
+                        _characters.c.deleted_at.is_(None),
+                    )
+                )
+                if int(count or 0) >= limit:
+                    raise CharacterLimit(limit)
             with raise_name_taken(name):
-                await session.commit()
-            return _state(row)
+                row = (
+                    await conn.execute(
+                        insert(_characters)
+                        .values(
+                            account_id=account_id, world=world, name=name,
+                            name_key=name_key(name), zone=zone, x=x, y=y, level=1,
+                            experience=0, health=100, gold=0, inventory=[], data={}, version=1,
+                            created_at=now, updated_at=now,
+                        )
+                        .returning(*_characters.c)
+                    )
+                ).one()
+        return _state(row)  # type: ignore[arg-type]  # a Row has the same attributes
 
     async def load(self, account_id: int, world: str, name: str) -> CharacterState | None:
         """The account's undeleted character called ``name`` (case-insensitively) in ``world``."""

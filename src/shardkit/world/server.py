@@ -19,6 +19,7 @@ from shardkit.content import Content, ContentError, content_dir, load_content
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.runtime.main import announce
 from shardkit.runtime.process import Child, relay_line, shardkit_command
+from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import (
@@ -127,6 +128,7 @@ class ZonePort:
     @rpc("load_character", ZoneLoad, roles=("zone",))
     async def load_character(self, conn: RpcConnection, p: ZoneLoad) -> CharacterState:
         """Load a character for a zone that admitted it."""
+        self.world.check_entry(conn, p.account_id)
         result = await self.world.daemon.call("load_character", p.account_id, p.name)
         return msgspec.convert(result, CharacterState)
 
@@ -156,6 +158,9 @@ class WorldServer:
         self.zone_up: dict[str, asyncio.Event] = {z: asyncio.Event() for z in self.spec.zones}
         self.zone_players: dict[str, int] = {}
         self.players: dict[int, RpcConnection] = {}
+        # account -> (zone, session) of its latest enter_game here: the one entry that may load
+        self.playing: dict[int, tuple[str, RpcConnection]] = {}
+        self.entering = KeyedTurns()  # one enter_game per account at a time
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
         self.daemon: ServiceLink
@@ -189,13 +194,26 @@ class WorldServer:
     def _player_left(self, account_id: int, conn: RpcConnection) -> None:
         if self.players.get(account_id) is conn:
             del self.players[account_id]
+            self.playing.pop(account_id, None)  # its unused zone tickets let nobody in now
         self._report_population()
 
     def _report_population(self) -> None:
         self.daemon.notify("population", self.spec.number, len(self.players))
 
     async def enter_game(self, conn: RpcConnection, name: str) -> ZoneEntry:
+        """A zone ticket for one of the account's characters; the account's latest entry wins.
+
+        One live character per account on this WorldServer: an account's enter_game calls take
+        turns; each first has every other zone here save and drop a character of the account
+        it holds, and from then on only the zone of the latest enter_game, for the session that
+        asked, may load a character of the account (``check_entry``). Within one zone the zone
+        itself replaces an older entry of the account.
+        """
         account_id = self.account(conn)
+        async with self.entering.turn(account_id):
+            return await self._enter_game(conn, account_id, name)
+
+    async def _enter_game(self, conn: RpcConnection, account_id: int, name: str) -> ZoneEntry:
         summaries = msgspec.convert(
             await self.daemon.call("list_characters", account_id), list[CharacterSummary]
         )
@@ -207,6 +225,10 @@ class WorldServer:
             await asyncio.wait_for(self.zone_up[zone].wait(), ZONE_READY_WAIT_S)
         except TimeoutError:
             raise RpcError("zone_down", f"zone '{zone}' is not up; try again shortly") from None
+        await self._take_out_of_play(account_id, but_in=zone)
+        if self.players.get(account_id) is not conn or zone not in self.zones:
+            raise RpcError("closed", "this session ended while entering the game")
+        self.playing[account_id] = (zone, conn)
         _, port = self.zones[zone]
         ticket = issue_ticket(
             self.zone_ticket_key, kind="zone", account_id=account_id,
@@ -216,6 +238,34 @@ class WorldServer:
         conn.state["zone"] = zone
         conn.state[ACTIVE_CHARACTER], conn.state["character"] = character.id, character.name
         return ZoneEntry(zone, self.settings.server.cluster.public_address, port, ticket)
+
+    async def _take_out_of_play(self, account_id: int, *, but_in: str) -> None:
+        """Have every zone here but ``but_in`` save and drop a character of the account it holds.
+
+        Returns once each has answered (a zone without the account answers at once); a zone
+        that is down holds nobody, one that does not answer in time has no say any more.
+        """
+        links = [(zone, link) for zone, (link, _) in list(self.zones.items()) if zone != but_in]
+        answers = await asyncio.gather(
+            *(link.call("kick_account", account_id, "entered the game elsewhere")
+              for _, link in links),
+            return_exceptions=True)
+        for (zone, _), answer in zip(links, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("zone %s did not confirm taking account %s out of play: %s",
+                            zone, account_id, getattr(answer, "code", type(answer).__name__))
+
+    def check_entry(self, zone_link: RpcConnection, account_id: int) -> None:
+        """Refuse a zone's load for an account whose latest entry here is not for that zone.
+
+        So a zone ticket from an earlier enter_game (another zone), or from a session that has
+        since ended or been kicked, cannot put a second character of the account in play.
+        """
+        zone = zone_link.identity.name if zone_link.identity else ""
+        entry = self.playing.get(account_id)
+        if entry is None or entry[0] != zone or self.players.get(account_id) is not entry[1]:
+            raise RpcError("already_playing",
+                           "this account entered the game elsewhere since; enter the game again")
 
     # --------------------------------------------------------------- zones
     def zone_came_up(self, conn: RpcConnection, p: ZoneReady) -> None:

@@ -15,6 +15,7 @@ from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
 from shardkit.runtime.tasks import background
+from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import derive_key
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import (
@@ -27,6 +28,8 @@ from shardkit.wire.rpc import (
     rpc,
     serve,
 )
+from shardkit.wire.text import clean_text
+from shardkit.wire.throttle import TokenBucket, throttled
 from shardkit.wire.tickets import TicketRedeemer
 from shardkit.zone.schemas import ZONE_SECRET_ENV, Entered, Input, Say, ZoneLogin
 from shardkit.zone.simulation import Entity, Simulation
@@ -38,14 +41,16 @@ MAX_CHAT = 256
 
 
 class Player:
-    """A player in the zone: the simulated entity, its connection and its saved state."""
+    """A player in the zone: the simulated entity, its connection, its saved state, its chat budget."""
 
-    __slots__ = ("conn", "entity", "row", "save_lock", "state")
+    __slots__ = ("chat", "conn", "entity", "row", "save_lock", "state")
 
-    def __init__(self, entity: Entity, conn: RpcConnection, state: CharacterState) -> None:
+    def __init__(self, entity: Entity, conn: RpcConnection, state: CharacterState,
+                 chat: TokenBucket) -> None:
         self.entity = entity
         self.conn = conn
         self.state = state
+        self.chat = chat
         self.save_lock = asyncio.Lock()
         self.row = msgspec.Raw(b"")
 
@@ -80,12 +85,17 @@ class PlayerPort:
             self.zone.sim.set_input(player.entity.id, p.dx, p.dy)
 
     @rpc("say", Say)
-    def say(self, conn: RpcConnection, p: Say) -> None:
+    async def say(self, conn: RpcConnection, p: Say) -> None:
         """Say something everyone in the zone hears."""
         player = conn.state.get("player")
-        text = p.text.strip()[:MAX_CHAT]
-        if player is not None and text:
-            self.zone.broadcast(encode_notification("chat", player.entity.name, text))
+        if player is None:
+            return
+        text = clean_text(p.text, MAX_CHAT)
+        if not text:
+            return
+        if not player.chat.take():
+            raise throttled(player.chat, "you are chatting too fast")
+        self.zone.broadcast(encode_notification("chat", player.entity.name, text))
 
     @rpc("logout")
     async def logout(self, conn: RpcConnection) -> dict[str, Any]:
@@ -93,7 +103,7 @@ class PlayerPort:
         player = conn.state.get("player")
         if player is None:
             return {"ok": True}
-        saved = await self.zone.remove(player, final=True)
+        saved = await self.zone.leave(player)
         close_later = asyncio.get_running_loop().call_soon
         close_later(conn.close, "logged out")
         return {"ok": saved}
@@ -116,6 +126,7 @@ class ZoneServer:
         self.sim = Simulation(width=zone_def.width, height=zone_def.height, view_radius=world.view_radius)
         self.players: dict[int, Player] = {}
         self.by_account: dict[int, Player] = {}
+        self.admissions = KeyedTurns()  # per account: entering, replacing and kicking in turn
         self.save_interval = settings.server.characters.save_interval_s
         self.world_link: ServiceLink
         self.port: RpcServer | None = None
@@ -123,16 +134,28 @@ class ZoneServer:
 
     # ------------------------------------------------------------- players
     async def admit(self, conn: RpcConnection, account_id: int, character: str) -> Entered:
-        old = self.by_account.get(account_id)
-        if old is not None:
-            old.conn.notify("kicked", "entered the game from elsewhere")
-            old.conn.close("replaced")
-            await self.remove(old, final=False)
-        result = await self.world_link.call("load_character", account_id, character)
-        state = msgspec.convert(result, CharacterState)
+        """Put the account's character in play here, replacing (and saving) an older entry.
+
+        One account has at most one player in the zone: admissions of one account take turns
+        (with each other and with kicks), so two tickets redeemed at once cannot both get in;
+        the later one replaces the earlier, exactly as if they had come one after the other.
+        """
+        async with self.admissions.turn(account_id):
+            if conn.closed.is_set():
+                raise RpcError("closed", "the connection closed while waiting to enter")
+            old = self.by_account.get(account_id)
+            if old is not None:  # saved (it is told `saved`), then told why and closed
+                await self.remove(old, final=False)
+                old.conn.notify("kicked", "entered the game from elsewhere")
+                old.conn.close("replaced")
+            result = await self.world_link.call("load_character", account_id, character)
+            return self._add(conn, account_id, msgspec.convert(result, CharacterState))
+
+    def _add(self, conn: RpcConnection, account_id: int, state: CharacterState) -> Entered:
         entity = Entity(self._next_entity, state.name, state.x, state.y)
         self._next_entity += 1
-        player = Player(entity, conn, state)
+        chat = TokenBucket(self.world.chat_per_s, self.world.chat_burst)
+        player = Player(entity, conn, state, chat)
         self.sim.add(entity)
         self.players[entity.id] = player
         self.by_account[account_id] = player
@@ -144,7 +167,16 @@ class ZoneServer:
 
     def _disconnected(self, player: Player) -> None:
         if self.players.get(player.entity.id) is player:
-            background(self.remove(player, final=True))
+            background(self.leave(player))
+
+    async def leave(self, player: Player) -> bool:
+        """The player leaves play (logout, disconnect): a final save, in the account's turn.
+
+        Holding the turn means a new entry of the account waits for this save, so it loads
+        the state just saved (not an older version that the save would then make stale).
+        """
+        async with self.admissions.turn(player.state.account_id):
+            return await self.remove(player, final=True)
 
     async def remove(self, player: Player, *, final: bool) -> bool:
         """Take a player out of the zone and save it; True if the save was acknowledged."""

@@ -23,11 +23,12 @@ class WorldEvents:
     @rpc("kick_account", KickAccount, roles=("world",))
     async def kick_account(self, conn: RpcConnection, p: KickAccount) -> None:
         """Save the account's character, tell the player why, and close its connection."""
-        player = self.zone.by_account.get(p.account_id)
-        if player is None:
-            return
-        log.info("kicking %s out of %s: %s", player.entity.name, self.zone.name, p.reason)
-        saved = await self.zone.remove(player, final=True)
+        async with self.zone.admissions.turn(p.account_id):  # an entry under way finishes first
+            player = self.zone.by_account.get(p.account_id)
+            if player is None:
+                return
+            log.info("kicking %s out of %s: %s", player.entity.name, self.zone.name, p.reason)
+            saved = await self.zone.remove(player, final=True)
         if not saved:
             log.error("final save of kicked %s was not acknowledged", player.entity.name)
         player.conn.notify("kicked", p.reason)
