@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 FIXED_PORT_RANGE = (20000, 32000)
 """Where tests pick fixed ports: below Linux's ephemeral range (32768-60999), so a port that
 the kernel hands to some other socket (a zone on port 0, an outgoing connection) can never
