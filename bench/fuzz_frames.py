@@ -21,7 +21,6 @@ How frames are made, fast enough for 10^5 per port:
 from __future__ import annotations
 
 import base64
-import bisect
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -330,42 +329,43 @@ def closes_connection(message: Any, methods: dict[str, MethodSpec], as_player: b
     return not (kind == 1 and len(message) == 4)
 
 
+BIG_FRAME_BYTES = 2048
+"""Frames above this size go one per round trip (a server may well close on them)."""
+
+POOL_NAMES = ("safe_before_login", "safe_after_login", "big_before_login", "big_after_login",
+              "closing_before_login")
+
+
 @dataclass
 class FramePool:
-    """A port's encoded frames, sorted by what they do to a connection, with sampling weights."""
+    """A port's encoded frames, sorted by what they do to a connection.
 
-    safe_before_login: list[bytes] = field(default_factory=list)
-    safe_after_login: list[bytes] = field(default_factory=list)
-    closing_before_login: list[bytes] = field(default_factory=list)
-    _cum: dict[str, list[float]] = field(default_factory=dict)
+    ``safe_*``: small frames the server answers and keeps the connection for (before or
+    after a player logged in); ``big_*``: the same kind of frames above BIG_FRAME_BYTES;
+    ``closing_before_login``: frames the server closes the connection on.
+    """
 
-    def finish(self) -> None:
-        for name in ("safe_before_login", "safe_after_login", "closing_before_login"):
-            frames: list[bytes] = getattr(self, name)
-            weights = [1.0 if len(f) <= 2048 else 2048.0 / len(f) for f in frames]
-            total, cum = 0.0, []
-            for w in weights:
-                total += w
-                cum.append(total)
-            self._cum[name] = cum
+    frames: dict[str, list[bytes]] = field(default_factory=lambda: {n: [] for n in POOL_NAMES})
+
+    def add(self, data: bytes, safe_before: bool, safe_after: bool) -> None:
+        size = "big" if len(data) > BIG_FRAME_BYTES else "safe"
+        if safe_before:
+            self.frames[f"{size}_before_login"].append(data)
+        else:
+            self.frames["closing_before_login"].append(data)
+        if safe_after:
+            self.frames[f"{size}_after_login"].append(data)
 
     def draw(self, rng: random.Random, which: str, count: int) -> list[bytes]:
-        frames: list[bytes] = getattr(self, which)
-        if not frames:
-            return []
-        return rng.choices(frames, cum_weights=self._cum[which], k=count)
+        frames = self.frames[which]
+        return rng.choices(frames, k=count) if frames else []
 
     def draw_one(self, rng: random.Random, which: str) -> bytes | None:
-        frames: list[bytes] = getattr(self, which)
-        if not frames:
-            return None
-        cum = self._cum[which]
-        return frames[min(bisect.bisect(cum, rng.random() * cum[-1]), len(frames) - 1)]
+        frames = self.frames[which]
+        return rng.choice(frames) if frames else None
 
     def sizes(self) -> dict[str, int]:
-        return {"safe_before_login": len(self.safe_before_login),
-                "safe_after_login": len(self.safe_after_login),
-                "closing_before_login": len(self.closing_before_login)}
+        return {name: len(frames) for name, frames in self.frames.items()}
 
 
 #: Methods whose well-formed call ends a logged-in fuzz session (it would have to log in again).
@@ -383,15 +383,10 @@ def build_pool(methods: Sequence[MethodSpec], foreign_methods: Iterable[str],
         if data is None:
             continue
         decoded = decode_like_server(data)
-        if closes_connection(decoded, by_name, as_player=False):
-            pool.closing_before_login.append(data)
-        else:
-            pool.safe_before_login.append(data)
-        if not closes_connection(decoded, by_name, as_player=True) and not (
-                isinstance(decoded, list) and len(decoded) > 2 and decoded[0] in (0, 2)
-                and decoded[-2] in ENDS_SESSION):
-            pool.safe_after_login.append(data)
-    pool.finish()
+        ends_session = (isinstance(decoded, list) and len(decoded) > 2 and decoded[0] in (0, 2)
+                        and isinstance(decoded[-2], str) and decoded[-2] in ENDS_SESSION)
+        pool.add(data, not closes_connection(decoded, by_name, as_player=False),
+                 not closes_connection(decoded, by_name, as_player=True) and not ends_session)
     return pool
 
 

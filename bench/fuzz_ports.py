@@ -50,6 +50,7 @@ for path in (str(SRC), str(BENCH)):
 
 import msgpack  # noqa: E402
 from fuzz_frames import (  # noqa: E402
+    BIG_FRAME_BYTES,
     CaseFrames,
     FramePool,
     build_pool,
@@ -264,13 +265,15 @@ async def stays_stuck_writing(pid: int, checks: int = 3, gap_s: float = 0.3) -> 
 @dataclass
 class PortStats:
     quota: int
-    sent: int = 0
+    sent: int = 0  # messages the server has read: confirmed by a marker, or closed on
+    unconfirmed: int = 0  # written, but the server closed the connection before confirming them
     sent_bytes: int = 0
     sessions: int = 0
-    logged_in_sessions: int = 0
-    closed_early: int = 0  # the server closed a connection we expected it to keep
+    logged_in_batches: int = 0
+    closed_on_big_frame: int = 0  # the server closed the connection on one big frame
+    closed_early: int = 0  # ... or on something else before confirming a batch
     closing_not_closed: int = 0  # a frame we expected to close the connection did not, in time
-    stalled: int = 0  # a session that did not finish within SESSION_TIMEOUT_S
+    stalled: int = 0  # a batch not confirmed within SESSION_TIMEOUT_S while the connection stayed
     connect_failures: int = 0
     logins: int = 0
     login_failures: int = 0
@@ -281,15 +284,12 @@ class PortStats:
     burst_size: int = 0
     started: float = 0.0
     finished: float = 0.0
-    last_answer: float = 0.0  # when a session last got its marker answered
+    last_answer: float = 0.0  # when a batch was last confirmed
     given_up: bool = False
-
-    def done(self) -> bool:
-        return self.sent >= self.quota or self.given_up
 
 
 class FuzzConnection:
-    """A fuzzing connection: writes frames, reads and tallies whatever comes back."""
+    """A fuzzing connection: writes frames batch by batch, reads and tallies whatever comes back."""
 
     _marker_ids = iter(range(4_000_000_000, 4_294_967_295))
 
@@ -347,33 +347,24 @@ class FuzzConnection:
                 code = params[0].get("code") if params and isinstance(params[0], dict) else None
                 replies[f"notify {message[1]!s:.30}" + (f" {code}" if code else "")] += 1
 
-    async def send(self, frames: list[bytes], chunk_bytes: int = 256 * 1024) -> None:
-        """Write frames (in chunks, waiting for the socket); counts the ones written."""
-        batch: list[bytes] = []
-        size = 0
-        for frame in frames:
-            batch.append(frame)
-            size += len(frame)
-            if size >= chunk_bytes:
-                await self._write(batch, size)
-                batch, size = [], 0
-        if batch:
-            await self._write(batch, size)
+    async def write(self, frames: list[bytes], chunk_bytes: int = 256 * 1024) -> None:
+        """Write frames in chunks, waiting for the socket each time (the server may read slowly)."""
+        for start in range(0, len(frames), 64):
+            batch = frames[start:start + 64]
+            data = b"".join(batch)
+            for offset in range(0, len(data), chunk_bytes):
+                if self.closed.is_set():
+                    raise ConnectionResetError("closed by the server")
+                self.writer.write(data[offset:offset + chunk_bytes])
+                await self.writer.drain()
+            self.stats.sent_bytes += len(data)
 
-    async def _write(self, batch: list[bytes], size: int) -> None:
-        if self.closed.is_set():
-            raise ConnectionResetError("closed by the server")
-        self.writer.write(b"".join(batch))
-        await self.writer.drain()
-        self.stats.sent += len(batch)
-        self.stats.sent_bytes += size
-
-    async def sync(self, timeout: float = SESSION_TIMEOUT_S) -> bool:
-        """Send a marker request and wait for its answer: True once the server has read all before it."""
+    async def confirm(self, timeout: float = SESSION_TIMEOUT_S) -> bool:
+        """Send a marker request; True once it is answered (the server read all before it)."""
         msgid = next(self._marker_ids)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.markers[msgid] = future
-        await self.send([msgpack.packb([0, msgid, MARKER, []])])
+        await self.write([msgpack.packb([0, msgid, MARKER, []])])
         closed = asyncio.ensure_future(self.closed.wait())
         try:
             await asyncio.wait({future, closed}, timeout=timeout,
@@ -386,6 +377,29 @@ class FuzzConnection:
         if not self.closed.is_set():
             self.stats.stalled += 1
         return False
+
+    async def deliver(self, frames: list[bytes]) -> bool:
+        """Send frames, small ones in batches and each big one alone, each confirmed by a marker.
+
+        Counts what the server read; returns False once the connection is closed.
+        """
+        for batch in batches(frames):
+            try:
+                await self.write(batch)
+                confirmed = await self.confirm()
+            except (ConnectionError, OSError):
+                confirmed = False
+            if confirmed:
+                self.stats.sent += len(batch)
+                continue
+            if len(batch) == 1 and len(batch[0]) > BIG_FRAME_BYTES and self.closed.is_set():
+                self.stats.sent += 1  # all before it was confirmed: the server closed on this one
+                self.stats.closed_on_big_frame += 1
+            else:
+                self.stats.unconfirmed += len(batch)
+                self.stats.closed_early += self.closed.is_set()
+            return False
+        return True
 
     async def closes_within(self, timeout: float) -> bool:
         try:
@@ -400,6 +414,23 @@ class FuzzConnection:
         self.task.cancel()
         with contextlib.suppress(BaseException):
             await self.task
+
+
+def batches(frames: list[bytes]) -> list[list[bytes]]:
+    """Consecutive small frames together, each big frame alone."""
+    out: list[list[bytes]] = []
+    run: list[bytes] = []
+    for frame in frames:
+        if len(frame) > BIG_FRAME_BYTES:
+            if run:
+                out.append(run)
+                run = []
+            out.append([frame])
+        else:
+            run.append(frame)
+    if run:
+        out.append(run)
+    return out
 
 
 def source_address(rng: random.Random) -> str:
@@ -420,18 +451,37 @@ class PortPlan:
     public: list[str]
 
     def due_case(self, logged_in: bool) -> CaseFrames | bytes | None:
+        """The next of the issue's cases if its turn came (all are sent, even past the quota)."""
         queue: list[Any] = self.cases_after_login if logged_in else self.cases_before_login
-        if queue and queue[0][0] <= self.stats.sent:
+        if queue and (queue[0][0] <= self.stats.sent or self.stats.sent >= self.stats.quota):
             return queue.pop(0)[1]
         return None
 
+    def done(self, logged_in: bool) -> bool:
+        cases = self.cases_after_login if logged_in else self.cases_before_login
+        return self.stats.given_up or (self.stats.sent >= self.stats.quota and not cases)
+
+
+def generic_frames(pool: FramePool, rng: random.Random, logged_in: bool) -> list[bytes]:
+    """A batch of small frames, sometimes a flood of one, sometimes one big frame at the end."""
+    where = "after_login" if logged_in else "before_login"
+    if rng.random() < 0.03:  # a flood of one message
+        frame = pool.draw_one(rng, f"safe_{where}")
+        frames = [frame] * rng.randint(500, 3000) if frame else []
+    else:
+        frames = pool.draw(rng, f"safe_{where}", rng.randint(20, 300))
+    if rng.random() < (0.1 if logged_in else 0.3):  # a big frame closes a connection: not often
+        frames += pool.draw(rng, f"big_{where}", 1)
+    return frames
+
 
 async def pre_login_worker(plan: PortPlan, rng: random.Random) -> None:
-    """Short connections from many addresses: a batch of frames, then a marker or a closing frame."""
+    """Short connections from many addresses: batches of frames, then maybe a closing frame."""
     stats = plan.stats
-    while not stats.done():
+    while not plan.done(logged_in=False):
         case = plan.due_case(logged_in=False)
         closing: bytes | None = None
+        label = ""
         if isinstance(case, bytes):  # an oversized message (case 2)
             frames, label = [case], "2-empty-array-bomb"
         elif case is not None:
@@ -439,14 +489,8 @@ async def pre_login_worker(plan: PortPlan, rng: random.Random) -> None:
             if case.closes:
                 frames, closing = frames[:-1], frames[-1]
         else:
-            label = ""
-            roll = rng.random()
-            if roll < 0.03:  # a flood of one message
-                frame = plan.pool.draw_one(rng, "safe_before_login")
-                frames = [frame] * rng.randint(500, 3000) if frame else []
-            else:
-                frames = plan.pool.draw(rng, "safe_before_login", rng.randint(20, 300))
-            if roll > 0.5:
+            frames = generic_frames(plan.pool, rng, logged_in=False)
+            if rng.random() < 0.5:
                 if rng.random() < 0.5:
                     closing = plan.pool.draw_one(rng, "closing_before_login")
                 else:
@@ -468,19 +512,15 @@ async def run_session(plan: PortPlan, frames: list[bytes], closing: bytes | None
         return
     stats.sessions += 1
     try:
-        async with asyncio.timeout(SESSION_TIMEOUT_S):
-            await conn.send(frames)
-            if closing is None:
-                if not await conn.sync():
-                    stats.closed_early += conn.closed.is_set()
-            else:
-                await conn.send([closing])
-                if not await conn.closes_within(3.0):
-                    stats.closing_not_closed += 1
+        async with asyncio.timeout(SESSION_TIMEOUT_S * 3):
+            if await conn.deliver(frames) and closing is not None:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await conn.write([closing])
+                    stats.sent += 1
+                    if not await conn.closes_within(3.0):
+                        stats.closing_not_closed += 1
     except TimeoutError:
         stats.stalled += 1
-    except (ConnectionError, OSError):
-        stats.closed_early += 1
     finally:
         await conn.close()
 
@@ -492,7 +532,7 @@ async def logged_in_worker(plan: PortPlan, rng: random.Random,
     conn: FuzzConnection | None = None
     failures = 0
     try:
-        while not stats.done():
+        while not plan.done(logged_in=True):
             if conn is None or conn.closed.is_set():
                 if conn is not None:
                     await conn.close()
@@ -505,6 +545,7 @@ async def logged_in_worker(plan: PortPlan, rng: random.Random,
                         stats.login_failure_examples.add(f"{type(exc).__name__}: {exc}"[:160])
                     failures += 1
                     if failures >= 5:  # cannot log in any more: keep fuzzing before login
+                        plan.cases_after_login.clear()
                         await pre_login_worker(plan, rng)
                         return
                     await asyncio.sleep(0.5)
@@ -516,21 +557,15 @@ async def logged_in_worker(plan: PortPlan, rng: random.Random,
             if isinstance(case, CaseFrames):
                 frames = list(case.frames) * case.repeat
                 stats.cases[case.case] += 1
-            elif rng.random() < 0.03:
-                frame = plan.pool.draw_one(rng, "safe_after_login")
-                frames = [frame] * rng.randint(500, 3000) if frame else []
             else:
-                frames = plan.pool.draw(rng, "safe_after_login", rng.randint(50, 400))
-            stats.logged_in_sessions += 1
+                frames = generic_frames(plan.pool, rng, logged_in=True)
+            stats.logged_in_batches += 1
             try:
-                async with asyncio.timeout(SESSION_TIMEOUT_S):
-                    await conn.send(frames)
-                    await conn.sync()
+                async with asyncio.timeout(SESSION_TIMEOUT_S * 3):
+                    await conn.deliver(frames)
             except TimeoutError:
                 stats.stalled += 1
                 await conn.close()
-            except (ConnectionError, OSError):
-                pass
     finally:
         if conn is not None:
             await conn.close()
@@ -802,8 +837,9 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
         s = plan.stats
         say(f"{plan.target.name}: {s.sent:,} messages ({s.sent_bytes / 1e6:.1f} MB) in "
             f"{s.finished - s.started:.1f} s = {s.sent / max(1e-9, s.finished - s.started):,.0f}/s;"
-            f" sessions {s.sessions} + {s.logged_in_sessions} logged in ({s.logins} logins,"
-            f" {s.login_failures} failed); closed early {s.closed_early}, stalled {s.stalled},"
+            f" ({s.unconfirmed:,} unconfirmed); sessions {s.sessions} + {s.logged_in_batches}"
+            f" logged-in batches ({s.logins} logins, {s.login_failures} failed); closed on a big"
+            f" frame {s.closed_on_big_frame}, early {s.closed_early}, stalled {s.stalled},"
             f" burst refused {s.burst_refused}/{s.burst_size}")
         say(f"    replies: {dict(s.replies.most_common(12))}")
         if s.login_failure_examples:
@@ -861,8 +897,10 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
         "closed_early": {p.target.name: p.stats.closed_early for p in plans},
         "stalled_sessions": sum(p.stats.stalled for p in plans),
         "ports_given_up": [p.target.name for p in plans if p.stats.given_up],
-        "logged_in_sessions": {p.target.name: p.stats.logged_in_sessions for p in plans
-                               if p.stats.logged_in_sessions},
+        "logged_in_batches": {p.target.name: p.stats.logged_in_batches for p in plans
+                              if p.stats.logged_in_batches},
+        "messages_unconfirmed": {p.target.name: p.stats.unconfirmed for p in plans},
+        "closed_on_big_frame": {p.target.name: p.stats.closed_on_big_frame for p in plans},
         "cases_sent": dict(sum((p.stats.cases for p in plans), collections.Counter())),
     }
     figures.update(log_figures(root / "data" / "logs"))
