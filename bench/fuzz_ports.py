@@ -355,7 +355,11 @@ class FuzzConnection:
             for offset in range(0, len(data), chunk_bytes):
                 if self.closed.is_set():
                     raise ConnectionResetError("closed by the server")
-                self.writer.write(data[offset:offset + chunk_bytes])
+                try:
+                    self.writer.write(data[offset:offset + chunk_bytes])
+                except RuntimeError:  # uvloop: the transport is already closed
+                    self.closed.set()
+                    raise ConnectionResetError("closed by the server") from None
                 await self.writer.drain()
             self.stats.sent_bytes += len(data)
 
@@ -479,6 +483,7 @@ async def pre_login_worker(plan: PortPlan, rng: random.Random) -> None:
     """Short connections from many addresses: batches of frames, then maybe a closing frame."""
     stats = plan.stats
     while not plan.done(logged_in=False):
+        await asyncio.sleep(0)  # whatever happens below, other tasks get their turn
         case = plan.due_case(logged_in=False)
         closing: bytes | None = None
         label = ""
@@ -533,6 +538,7 @@ async def logged_in_worker(plan: PortPlan, rng: random.Random,
     failures = 0
     try:
         while not plan.done(logged_in=True):
+            await asyncio.sleep(0)  # whatever happens below, other tasks get their turn
             if conn is None or conn.closed.is_set():
                 if conn is not None:
                     await conn.close()
@@ -562,10 +568,13 @@ async def logged_in_worker(plan: PortPlan, rng: random.Random,
             stats.logged_in_batches += 1
             try:
                 async with asyncio.timeout(SESSION_TIMEOUT_S * 3):
-                    await conn.deliver(frames)
+                    kept = await conn.deliver(frames)
             except TimeoutError:
                 stats.stalled += 1
+                kept = False
+            if not kept:  # log in again on a new connection
                 await conn.close()
+                conn = None
     finally:
         if conn is not None:
             await conn.close()
