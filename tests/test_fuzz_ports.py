@@ -1,0 +1,31 @@
+"""The fuzz benchmark's short run: 10^3 hostile messages per RPC port while a player plays; nothing dies, hangs or lags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "fuzz_ports.py"
+
+
+@pytest.mark.timeout(300)
+def test_short_fuzz_run_leaves_every_process_up_answering_and_the_player_playing() -> None:
+    run = subprocess.run(
+        [sys.executable, str(BENCH), "--per-port", "1000", "--seed", "7"],
+        capture_output=True, text=True, timeout=280,
+    )
+    lines = run.stdout.strip().splitlines()
+    context = "\n".join(lines[-25:]) + "\n" + run.stderr[-3000:]
+    assert run.returncode == 0 and lines, context
+    figures = json.loads(lines[-1])
+    assert figures["messages"] >= 8 * 1000, context
+    assert figures["ports_given_up"] == [], context
+    assert figures["crashed_processes"] == 0, context
+    assert figures["hung_processes"] == 0, context
+    # a correctness check, not a timed one: the benchmark's targets (0.95, 200 ms), loosely
+    assert figures["legit_snapshots_ratio"] >= 0.8, context
+    assert figures["legit_login_p99_ms"] < 1000, context
