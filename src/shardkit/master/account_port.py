@@ -17,6 +17,7 @@ from shardkit.master.schemas import (
     RegisterParams,
     RegistrationRules,
 )
+from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountRecord, KeyRefused, NameTaken
 from shardkit.wire.handshake import close_after_reply
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
@@ -65,7 +66,7 @@ class AccountPort:
                 raise
         self.master.metrics.registrations.inc("ok")
         self.master.account_cache.put(record)
-        log.info("registered account %s from %s", record.name, conn.peer_ip)
+        log.info("registered account %s from %s", quote(record.name), conn.peer_ip)
         return AccountInfo(record.id, record.name, record.role)
 
     async def _register(self, conn: RpcConnection, p: RegisterParams) -> AccountRecord:
@@ -193,5 +194,6 @@ class AccountPort:
         await self.master.accounts.set_verifier(conn.identity.account_id, p.salt, p.stored_key,
                                                 p.server_key, p.iterations)
         self.master.account_cache.forget(conn.identity.name)
-        log.info("account %s changed its password from %s", conn.identity.name, conn.peer_ip)
+        log.info("account %s changed its password from %s", quote(conn.identity.name),
+                 conn.peer_ip)
         return {"ok": True}
