@@ -302,6 +302,30 @@ async def test_error_notifications_are_quoted_bounded_and_rate_limited(
         assert len(shown) < 400 and "\n" not in shown and "\x1b" not in shown, shown[:200]
 
 
+async def test_a_service_error_report_is_a_warning_within_the_same_budget(
+    fresh_peer_log, caplog
+) -> None:
+    from wire_support import Probe
+
+    from shardkit.wire.handshake import ServiceAuth, authenticate_service
+    from shardkit.wire.rpc import Router, serve
+
+    secret = os.urandom(32)
+    server = await serve("127.0.0.1", 0, Router.for_services(Probe(), ServiceAuth({"zone": secret}, "w")))
+    caplog.set_level(logging.DEBUG, logger="shardkit.wire")
+    conn = await connect("127.0.0.1", server.port)
+    try:
+        await authenticate_service(conn, role="zone", name="z", secret=secret, peer_role="world")
+        for n in range(1000):
+            conn.notify("error", {"code": "x", "message": f"report {n}\n"})
+        assert await conn.call("ping") == "pong"
+    finally:
+        conn.close()
+        await server.close()
+    lines = [r for r in caplog.records if "reports an error" in r.getMessage()]
+    assert 1 <= len(lines) <= 6 and {r.levelno for r in lines} == {logging.WARNING}
+
+
 # ------------------------------------------------------------ bytes params (defect 10)
 
 

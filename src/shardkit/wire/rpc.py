@@ -249,6 +249,15 @@ class RpcConnection:
     ``limits`` bound what the peer may send once the connection is authenticated (it has an
     ``identity``); ``anonymous_limits``, when given (a server's accepted connections), bound it
     until then. ``trust_as_service`` lifts them to ``SERVICE_LIMITS``.
+
+    Guarantees: an incoming message is never decoded unless whole and within
+    ``limits.max_message_bytes``; at most ``limits.max_in_flight`` incoming requests and
+    notifications are being handled at once, and while that many are, nothing more is read
+    from the socket (no incoming work is queued in the process); at most ``MESSAGES_PER_TURN``
+    messages are handled before other tasks get the event loop. Responses to our own calls are
+    read as they come, except behind a request or notification that waits for room: a handler
+    that calls back its own peer on the same connection keeps its slot while it waits, so if
+    every slot is so held, those calls end by their timeout.
     """
 
     def __init__(
@@ -348,7 +357,11 @@ class RpcConnection:
 
     async def serve(self) -> None:
         """Read and dispatch messages until the peer closes or misbehaves."""
-        largest = max(self._limits.max_message_bytes, SERVICE_LIMITS.max_message_bytes)
+        largest = max(
+            self.limits.max_message_bytes,
+            self._limits.max_message_bytes,
+            SERVICE_LIMITS.max_message_bytes,
+        )
         stream = MessageStream(capacity=largest + READ_CHUNK)
         try:
             while not self.closed.is_set():
