@@ -202,6 +202,25 @@ def test_a_large_message_in_small_pieces_is_walked_once() -> None:
     assert elapsed < 2.0, f"{len(message) // 16} pieces took {elapsed:.1f} s of CPU"
 
 
+def test_a_stream_cut_anywhere_gives_the_same_messages() -> None:
+    import random
+
+    from shardkit.wire.framing import MessageStream
+
+    rng = random.Random(7)
+    messages = [[0, n, "m" * rng.randrange(0, 40), [b"x" * rng.randrange(0, 300), {"k": [n] * 3}]]
+                for n in range(300)]
+    data = b"".join(msgpack.packb(m) for m in messages)
+    for _ in range(20):
+        stream, got, offset = MessageStream(capacity=8192), [], 0
+        while offset < len(data):
+            step = rng.choice((1, 2, 7, 64, 500, 4000))
+            stream.feed(data[offset:offset + step], 4096)
+            got.extend(stream)
+            offset += step
+        assert got == messages and stream.pending_bytes == 0
+
+
 # ------------------------------------------------------------ work in flight (defect 3)
 
 

@@ -73,6 +73,7 @@ class MessageStream:
         self._tell = self._framer.tell
         self._partial = bytearray()  # bytes of the object still arriving
         self._partial_starts = 0  # stream offset of its first byte
+        self._fed = 0  # bytes fed so far
 
     def feed(self, data: bytes, limit: int) -> None:
         """Take the next bytes of the stream; every object must be at most ``limit`` bytes.
@@ -84,10 +85,14 @@ class MessageStream:
             self._framer.feed(data)
         except msgpack.BufferFull:
             raise MessageTooLarge(f"more than {limit} bytes in one message") from None
+        self._fed += len(data)
+        fed = self._fed
         start = end = self._partial_starts
         skip, tell = self._skip, self._tell
         try:
-            while True:
+            # tell() is where the framer stands; once it stands at the end of what was fed, no
+            # more objects can be whole (asking would only raise OutOfData, which is slower)
+            while tell() < fed:
                 skip()
                 size = tell() - end
                 if size > limit:
