@@ -6,7 +6,10 @@ import asyncio
 import base64
 import os
 import shutil
+import socket
+import struct
 import subprocess
+import time
 
 import msgpack
 import pytest
@@ -197,3 +200,25 @@ async def test_register_refuses_a_salt_sent_as_text(cluster) -> None:
             assert "`salt`" in refused.value.message
     finally:
         conn.close()
+
+
+async def test_a_flood_of_login_starts_does_not_slow_another_login(cluster) -> None:
+    """20,000 `login_start` notifications on one connection: the master reads them a few at a
+    time, and a login on another connection is answered as promptly as ever."""
+    _, writer = await asyncio.open_connection("127.0.0.1", cluster.master_port)
+    flood = msgpack.packb([2, "login_start", ["mallory", "n,,n=mallory,r=flood"]])
+    writer.write(flood * 20_000)
+    conn = await connect("127.0.0.1", cluster.master_port)
+    try:
+        for attempt in range(5):  # while the master works through the flood (~10 s on d9ae4bf)
+            started = time.monotonic()
+            answer = await conn.call("login_start", "alice", f"n,,n=alice,r=nonce{attempt}")
+            assert "server_first" in answer
+            assert time.monotonic() - started < 2.0
+            conn.close()
+            conn = await connect("127.0.0.1", cluster.master_port)
+    finally:
+        conn.close()
+        sock = writer.get_extra_info("socket")  # reset: what the master has not read is dropped
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
