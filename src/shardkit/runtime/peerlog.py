@@ -108,7 +108,7 @@ class PeerLog:
         key: str,
         msg: str,
         *args: object,
-        exc_info: object = None,
+        exc_info: bool | BaseException | None = None,
     ) -> bool:
         """Log ``msg % args`` unless this peer and key are over their budget; True if logged."""
         now = self._clock()
@@ -125,7 +125,7 @@ class PeerLog:
             window.logged += 1
             self._all_logged += 1
             if self.logger.isEnabledFor(level):
-                self.logger.log(level, msg, *args, exc_info=exc_info)  # type: ignore[arg-type]
+                self.logger.log(level, msg, *args, exc_info=exc_info)
             return True
         window.suppressed += 1
         window.level = max(window.level, level)

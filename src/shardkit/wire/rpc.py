@@ -253,7 +253,8 @@ class RpcConnection:
     Guarantees: an incoming message is never decoded unless whole and within
     ``limits.max_message_bytes``; at most ``limits.max_in_flight`` incoming requests and
     notifications are being handled at once, and while that many are, nothing more is read
-    from the socket (no incoming work is queued in the process); at most ``MESSAGES_PER_TURN``
+    from the socket (what waits in the process is at most one read of ``READ_CHUNK`` bytes,
+    undecoded, and the stream's buffer of twice that); at most ``MESSAGES_PER_TURN``
     messages are handled before other tasks get the event loop. Responses to our own calls are
     read as they come, except behind a request or notification that waits for room: a handler
     that calls back its own peer on the same connection keeps its slot while it waits, so if
