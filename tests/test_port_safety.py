@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
 
 import msgpack
 import pytest
@@ -149,3 +155,70 @@ async def test_unauthenticated_connections_are_dropped(cluster) -> None:
     messages = await read_until_closed(reader, timeout=20)
     assert messages[-1][2][0]["code"] == "auth_timeout"
     writer.close()
+
+
+def listen_backlog_of(port: int) -> int:
+    """The accept-queue size of the socket listening on ``port`` (``ss`` shows it as Send-Q)."""
+    shown = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert shown and shown[0] == "LISTEN", shown
+    return int(shown[2])
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+async def test_every_port_queues_a_crowd_of_connects(cluster) -> None:
+    with open("/proc/sys/net/core/somaxconn") as cap_file:
+        expected = min(4096, int(cap_file.read()))
+    backlogs = {key: listen_backlog_of(port_of(cluster, key)) for key in sorted(PORTS)}
+    assert backlogs == dict.fromkeys(backlogs, expected)
+
+
+@pytest.mark.parametrize("key", sorted(PORTS))
+async def test_a_big_message_before_authentication_is_refused(cluster, bystander, key: str) -> None:
+    """Before authenticating, a few KiB are all anyone may send in one message."""
+    port = port_of(cluster, key)
+    other = await bystander(port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(msgpack.packb([0, 1, "no_such_method_here", ["x" * 6000]]))
+    messages = await read_until_closed(reader)
+    assert messages == [[2, "error", [{"code": "too_large", "message": "message larger than the limit"}]]]
+    writer.close()
+    with pytest.raises(RpcError) as answer:
+        await other.call("no_such_method_here")
+    assert answer.value.code == "no_such_method"
+
+
+async def test_register_refuses_a_salt_sent_as_text(cluster) -> None:
+    """A client that sends the salt as hex or base64 text learns it at once, not at login."""
+    salt = os.urandom(16)
+    conn = await connect("127.0.0.1", cluster.master_port)
+    try:
+        for text in (salt.hex(), base64.b64encode(salt).decode()):
+            with pytest.raises(RpcError) as refused:
+                await conn.call("register", "textsalt", text, os.urandom(32), os.urandom(32), 4096)
+            assert refused.value.code == "bad_params"
+            assert "`salt`" in refused.value.message
+    finally:
+        conn.close()
+
+
+async def test_a_flood_of_login_starts_does_not_slow_another_login(cluster) -> None:
+    """20,000 `login_start` notifications on one connection: the master reads them a few at a
+    time, and a login on another connection is answered as promptly as ever."""
+    _, writer = await asyncio.open_connection("127.0.0.1", cluster.master_port)
+    flood = msgpack.packb([2, "login_start", ["mallory", "n,,n=mallory,r=flood"]])
+    writer.write(flood * 20_000)
+    conn = await connect("127.0.0.1", cluster.master_port)
+    try:
+        for attempt in range(5):  # while the master works through the flood (~10 s on d9ae4bf)
+            started = time.monotonic()
+            answer = await conn.call("login_start", "alice", f"n,,n=alice,r=nonce{attempt}")
+            assert "server_first" in answer
+            assert time.monotonic() - started < 2.0
+            conn.close()
+            conn = await connect("127.0.0.1", cluster.master_port)
+    finally:
+        conn.close()
+        sock = writer.get_extra_info("socket")  # reset: what the master has not read is dropped
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()

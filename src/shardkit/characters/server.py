@@ -27,6 +27,7 @@ from shardkit.config.settings import Settings
 from shardkit.content import content_dir, content_version
 from shardkit.master.schemas import DaemonAddress, WorldAnnounced
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.runtime.turns import KeyedTurns
 from shardkit.store import characters as store
@@ -171,7 +172,8 @@ class CharacterServer:
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
         if self.gm_link is None or not self.gm_link.notify("audit", actor, action, target, detail):
-            log.info("audit (GM server not linked): %s %s %s %s", actor, action, target, detail)
+            log.info("audit (GM server not linked): %s %s %s %s", quote(actor), quote(action),
+                     quote(target), quote(detail, 400))
 
     def link_daemon(self, address: DaemonAddress) -> None:
         current = self.daemon_links.get(address.world)
@@ -187,7 +189,8 @@ class CharacterServer:
         )
         self.daemon_links[address.world] = link
         link.start()
-        log.info("linking to the daemon of %s at %s:%s", address.world, address.host, address.port)
+        log.info("linking to the daemon of %s at %s:%s", quote(address.world), quote(address.host),
+                 address.port)
 
     def release_world(self, world: str) -> None:
         for account, claim in list(self.claims.items()):

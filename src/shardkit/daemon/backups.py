@@ -17,6 +17,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from shardkit.config.settings import Settings, WorldSettings
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.private_files import ensure_private_dir
 from shardkit.store.backup import (
     CHECKSUM_SUFFIX,
@@ -221,7 +222,7 @@ class BackupVault:
         for upload in [u for u in self._uploads.values() if u.owner is conn]:
             await self._abort(upload)
             log.info("backup upload of %s abandoned (%s): partial file removed",
-                     upload.name, conn.close_reason or "connection closed")
+                     upload.name, quote(conn.close_reason or "connection closed"))
 
     async def _abort(self, upload: _Upload) -> None:
         self._uploads.pop(upload.id, None)

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shardkit.master.schemas import KickAccount
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.rpc import RpcConnection, params_of, rpc
 
 if TYPE_CHECKING:
@@ -25,6 +26,6 @@ class MasterEvents:
         """Put an account out of play: every WorldServer of this world drops it."""
         clusters = list(self.daemon.clusters.values())
         log.info("master kicks account %s (%s); telling %d world servers",
-                 p.account_id, p.reason, len(clusters))
+                 p.account_id, quote(p.reason), len(clusters))
         for world_conn, _registration in clusters:
             world_conn.notify("kick_account", *params_of(p))

@@ -25,6 +25,7 @@ from shardkit.daemon.schemas import (
 )
 from shardkit.master.schemas import AnnounceWorld
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
@@ -115,11 +116,12 @@ class WorldDaemon:
     def cluster_registered(self, conn: RpcConnection, p: RegisterCluster) -> None:
         problem = self._content_problem(p)
         if problem:
-            log.error("refused: %s", problem)
+            log.error("refused: %s", quote(problem, 300))
             raise RpcError("content_mismatch", problem)
         self.clusters[p.number] = (conn, p)
         self.populations.setdefault(p.number, 0)
-        log.info("cluster %s of %s registered at %s:%s", p.number, self.world.name, p.host, p.port)
+        log.info("cluster %s of %s registered at %s:%s", p.number, self.world.name, quote(p.host),
+                 p.port)
 
         def gone(_c: RpcConnection) -> None:
             if self.clusters.get(p.number, (None,))[0] is conn:
@@ -169,7 +171,7 @@ class WorldDaemon:
         for world_conn, registration in list(self.clusters.values()):
             problem = self._content_problem(registration)
             if problem:
-                log.error("dropping: %s", problem)
+                log.error("dropping: %s", quote(problem, 300))
                 world_conn.notify("error", {"code": "content_mismatch", "message": problem})
                 world_conn.close("content mismatch")
 
@@ -179,7 +181,7 @@ class WorldDaemon:
         name = conn.identity.name
         self.imps[name] = conn
         conn.on_close(lambda c: self.imps.pop(name, None) if self.imps.get(name) is c else None)
-        log.info("imp %s connected from %s", name, conn.peer_ip)
+        log.info("imp %s connected from %s", quote(name), conn.peer_ip)
         for spec in self.world.clusters:
             if spec.runs_on == f"imp:{name}":
                 background(self._start_on_imp(conn, spec))
@@ -189,7 +191,7 @@ class WorldDaemon:
         try:
             await conn.call("start_world", *params_of(StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port)))
         except RpcError as exc:
-            log.error("imp could not start cluster %s: %s", spec.number, exc)
+            log.error("imp could not start cluster %s: %s", spec.number, quote(exc))
 
     # -------------------------------------------------------------- master
     async def _announce(self, conn: RpcConnection) -> None:

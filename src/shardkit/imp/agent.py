@@ -10,6 +10,7 @@ from typing import Any
 from shardkit.config.settings import Settings
 from shardkit.daemon.schemas import StartWorld, StopWorld
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, rpc
@@ -68,7 +69,7 @@ class WorldImp:
             )
             self.children[key] = child
             child.start()
-            log.info("starting world %s/%s for the daemon", p.world, p.cluster)
+            log.info("starting world %s/%s for the daemon", quote(p.world), p.cluster)
         return child.pid
 
     async def run(self, stop: asyncio.Event) -> int:

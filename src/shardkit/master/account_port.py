@@ -17,6 +17,7 @@ from shardkit.master.schemas import (
     RegisterParams,
     RegistrationRules,
 )
+from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountRecord, KeyRefused, NameTaken
 from shardkit.wire.handshake import close_after_reply
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
@@ -64,7 +65,7 @@ class AccountPort:
                 self.master.metrics.registrations.inc(exc.code)
                 raise
         self.master.metrics.registrations.inc("ok")
-        log.info("registered account %s from %s", record.name, conn.peer_ip)
+        log.info("registered account %s from %s", quote(record.name), conn.peer_ip)
         return AccountInfo(record.id, record.name, record.role)
 
     async def _register(self, conn: RpcConnection, p: RegisterParams) -> AccountRecord:
@@ -191,5 +192,6 @@ class AccountPort:
         assert conn.identity is not None and conn.identity.account_id is not None
         await self.master.accounts.set_verifier(conn.identity.account_id, p.salt, p.stored_key,
                                                 p.server_key, p.iterations)
-        log.info("account %s changed its password from %s", conn.identity.name, conn.peer_ip)
+        log.info("account %s changed its password from %s", quote(conn.identity.name),
+                 conn.peer_ip)
         return {"ok": True}

@@ -10,6 +10,7 @@ from shardkit.master.metrics import MasterMetrics
 from shardkit.master.queue import LoginQueues, QueueFull
 from shardkit.master.schemas import QueuePlace, QueueReady, WorldEntry, WorldInfo
 from shardkit.master.worlds import WorldRegistry
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.rpc import RpcConnection, RpcError, params_of
 from shardkit.wire.tickets import issue_ticket
 
@@ -73,7 +74,7 @@ class WorldGate:
         except QueueFull:
             raise RpcError("world_full", f"'{world}' is full and so is its queue") from None
         self._watch(conn)
-        log.info("%s waits for %s at position %d", name, world, position)
+        log.info("%s waits for %s at position %d", quote(name), quote(world), position)
         return QueuePlace(world, position)
 
     def _has_room(self, world: str) -> bool:
@@ -150,7 +151,7 @@ class WorldGate:
                 self._metrics.tickets.inc("queue")
                 conn.notify("queue_ready", *params_of(QueueReady(
                     entry.world, entry.host, entry.port, entry.ticket)))
-                log.info("%s leaves the queue for %s", conn.identity.name, world)
+                log.info("%s leaves the queue for %s", quote(conn.identity.name), quote(world))
         for waiter, position in self.queues.moved(world):
             waiter.contact.notify("queue_position", world, position)
 

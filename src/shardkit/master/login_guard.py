@@ -10,6 +10,7 @@ from collections.abc import Callable
 from shardkit.config.settings import Master
 from shardkit.master.bans import BanList
 from shardkit.master.ratelimit import BackoffLimiter, RateLimited, ip_key
+from shardkit.runtime.peerlog import PeerLog, quote
 from shardkit.store.accounts import AccountStore
 from shardkit.store.database import name_key
 from shardkit.wire.rpc import RpcError
@@ -17,6 +18,8 @@ from shardkit.wire.rpc import RpcError
 __all__ = ["LoginGuard"]
 
 log = logging.getLogger("shardkit.master")
+peer_log = PeerLog(log)
+"""Back-off warnings, at most a few a minute per address and per account name."""
 
 KNOWN_GOOD_CACHE = 100_000
 NO_ACCOUNT = 0  # account ids start at 1: stands for an unknown name in the known-address check
@@ -86,12 +89,18 @@ class LoginGuard:
         """Count one failed password check against the IP and the account name."""
         ip_wait = self.per_ip.record(ip_key(ip))
         if ip_wait > 0:
-            log.warning("failed logins from %s: back-off of %.0f s (password checks: %d per %.0f s)",
-                        ip_key(ip), ip_wait, self.per_ip.limit, self.per_ip.window_s)
+            peer_log.warning(
+                ip_key(ip), "login back-off",
+                "failed logins from %s: back-off of %.0f s (password checks: %d per %.0f s)",
+                ip_key(ip), ip_wait, self.per_ip.limit, self.per_ip.window_s,
+            )
         account_wait = self.per_account.record(name_key(name))
         if account_wait > 0:
-            log.warning("failed logins on account %r: back-off of %.0f s for unknown addresses",
-                        name[:32], account_wait)
+            peer_log.warning(
+                name_key(name)[:64], "account back-off",
+                "failed logins on account %s: back-off of %.0f s for unknown addresses",
+                quote(name, 32), account_wait,
+            )
 
     def succeeded(self, ip: str, account_id: int) -> None:
         self._remember(account_id, ip)

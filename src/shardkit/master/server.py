@@ -26,6 +26,7 @@ from shardkit.master.status_page import status_routes
 from shardkit.master.world_port import WorldPort
 from shardkit.master.worlds import WorldRegistry
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountStore, BanStore, RegistrationKeyStore
 from shardkit.store.database import Database, utcnow
 from shardkit.wire.handshake import ServiceAuth, derive_key
@@ -122,7 +123,7 @@ class MasterServer:
         ban = ActiveBan.from_record(record)
         self.bans.add(ban)
         self.kick_account(account_id, self.bans.message_for(ban), "ban")
-        log.warning("account %s banned by %s: %s", ban.target, by, reason or "-")
+        log.warning("account %s banned by %s: %s", ban.target, quote(by), quote(reason or "-"))
         return ban
 
     async def ban_network(self, network: Network, reason: str, seconds: float | None,
@@ -135,7 +136,7 @@ class MasterServer:
             if conn.identity is not None and conn.identity.account_id is not None \
                     and self.bans.for_ip(conn.peer_ip) is not None:
                 self.kick_account(conn.identity.account_id, self.bans.message_for(ban), "ban")
-        log.warning("address range %s banned by %s: %s", network, by, reason or "-")
+        log.warning("address range %s banned by %s: %s", network, quote(by), quote(reason or "-"))
         return ban
 
     async def unban_account(self, account_id: int, by: str) -> int:
@@ -152,7 +153,7 @@ class MasterServer:
     def world_announced(self, conn: RpcConnection, world: AnnounceWorld) -> None:
         self.registry.announce(world)
         self.daemons[world.name] = conn
-        log.info("world %s announced at %s:%s", world.name, world.host, world.port)
+        log.info("world %s announced at %s:%s", quote(world.name), quote(world.host), world.port)
 
         def gone(c: RpcConnection) -> None:
             if self.daemons.get(world.name) is c:

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
+from shardkit.runtime.peerlog import quote
+
 __all__ = ["Route", "StatusHttpServer"]
 
 log = logging.getLogger("shardkit.master.http")
@@ -81,7 +83,7 @@ class StatusHttpServer:
         try:
             content_type, body = route()
         except Exception:
-            log.exception("status page %s failed", target)
+            log.exception("status page %s failed", quote(target))
             self._respond(writer, HTTPStatus.INTERNAL_SERVER_ERROR, "text/plain", b"error\n")
             return
         self._respond(writer, HTTPStatus.OK, content_type, body, head_only=method == "HEAD")

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import ConnectionClosed, Limits, Router, RpcConnection, RpcError, connect
 
@@ -74,7 +75,7 @@ class ServiceLink:
                 if self._on_up is not None:
                     await self._on_up(conn)
             except RpcError as exc:
-                log.error("link to %s refused: %s", self.target, exc)
+                log.error("link to %s refused: %s", self.target, quote(str(exc), 400))
                 conn.close(str(exc))
                 await asyncio.sleep(self._max_backoff)
                 continue
@@ -92,7 +93,7 @@ class ServiceLink:
             self.up.clear()
             self.conn = None
             if not self._stopping:
-                log.warning("lost link to %s: %s", self.target, conn.close_reason)
+                log.warning("lost link to %s: %s", self.target, quote(conn.close_reason, 400))
 
     async def call(self, method: str, *params: Any, wait_s: float = 10.0) -> Any:
         """Call over the link, waiting up to ``wait_s`` for it to be up."""

@@ -7,30 +7,40 @@ with no extra framing:
     response      [1, msgid, error, result]
     notification  [2, method, params]
 
-Each incoming object is bounded in size (and, by msgpack's unpacker, in nesting) while
-it is unpacked. Params are converted into the method's typed schema (a msgspec Struct
-with ``array_like=True``, so positional params map onto named fields); a mismatch gets
-an error response naming the field. Anything that is not a well-formed message closes
-the connection.
+Each incoming object is bounded in size while it arrives and is decoded only once it is
+whole (``wire/framing.py``), so what it decodes into is bounded too. A connection's
+unanswered work (requests, and notifications whose handler is still running) is bounded by
+reading less: at the bound the connection stops reading, and TCP makes the peer wait. A
+connection that has not authenticated yet has smaller bounds than a player's, and a service
+link (one that proved a link secret) larger ones. Params are converted into the method's typed
+schema (a msgspec Struct with ``array_like=True``, so positional params map onto named
+fields); a mismatch gets an error response naming the field. Anything that is not a
+well-formed message closes the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import Any, TypeVar
 
 import msgpack
 import msgspec
 
+from shardkit.runtime.peerlog import PeerLog, quote
 from shardkit.runtime.tasks import background
+from shardkit.wire.framing import MessageStream, MessageTooLarge, StreamError
 
 log = logging.getLogger("shardkit.wire")
+peer_log = PeerLog(log)
+"""Lines that peers cause (their error notifications, closes, failing calls), rate-limited."""
 
 REQUEST, RESPONSE, NOTIFY = 0, 1, 2
 
@@ -65,19 +75,47 @@ class Identity(msgspec.Struct, frozen=True):
 
 
 class Limits(msgspec.Struct, frozen=True):
-    """Per-connection bounds that keep one bad peer from hurting the rest."""
+    """Per-connection bounds that keep one bad peer from hurting the rest.
+
+    ``max_message_bytes`` bounds one incoming message (its MessagePack encoding); a bigger one
+    closes the connection. ``max_in_flight`` bounds the incoming requests and notifications
+    being handled at once; at the bound the connection reads nothing more until one is done.
+    ``max_write_buffer`` bounds our unsent output; a peer that lets more pile up is dropped.
+    """
 
     max_message_bytes: int = 256 * 1024
-    max_concurrent_requests: int = 32
+    max_in_flight: int = 32
     max_write_buffer: int = 4 * 1024 * 1024
     auth_timeout_s: float = 10.0
     call_timeout_s: float = 15.0
 
 
+ANONYMOUS_LIMITS = Limits(max_message_bytes=4 * 1024, max_in_flight=4)
+"""Bounds of an accepted connection until it authenticates (a login needs a few small calls)."""
+
+PLAYER_LIMITS = Limits(max_message_bytes=8 * 1024, max_in_flight=32)
+"""Bounds of an accepted connection once a player (or game master) has logged in on it."""
+
 SERVICE_LIMITS = Limits(
-    max_concurrent_requests=8192, max_write_buffer=256 * 1024 * 1024, call_timeout_s=30.0
+    max_message_bytes=256 * 1024,
+    max_in_flight=8192,
+    max_write_buffer=256 * 1024 * 1024,
+    call_timeout_s=30.0,
 )
 """Bounds for a connection once it has proven a link secret: it carries many players' traffic."""
+
+DIALLED_LIMITS = Limits()
+"""Bounds of a connection we opened (``connect``): what we accept from the server we chose."""
+
+READ_CHUNK = 64 * 1024
+"""Bytes read from the socket at a time."""
+
+MESSAGES_PER_TURN = 64
+"""Messages one connection handles before it lets the event loop run others."""
+
+MAX_PEER_ERROR_CODE = 64
+MAX_PEER_ERROR_MESSAGE = 1024
+"""An error a peer sends (response or notification) is cut to these lengths where it arrives."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +213,19 @@ def _name_fields(message: str, schema: type) -> str:
     return _PATH_INDEX.sub(swap, message)
 
 
+_NATIVE_TYPES = (bytes, bytearray)
+"""Types MessagePack carries natively (``bin``): msgspec must not make them from a str."""
+
+
 def convert_params(params: Any, schema: type[T]) -> T:
-    """Convert wire params into a method's schema, or raise a ``bad_params`` RpcError."""
+    """Convert wire params into a method's schema, or raise a ``bad_params`` RpcError.
+
+    Types are strict: an int is accepted for a float, nothing else is coerced. In particular a
+    ``bytes`` field takes only MessagePack ``bin``; a str there (msgspec would decode base64)
+    is refused, so a client that sends hex or base64 text learns it at once.
+    """
     try:
-        return msgspec.convert(params, schema)
+        return msgspec.convert(params, schema, builtin_types=_NATIVE_TYPES)
     except msgspec.ValidationError as exc:
         raise RpcError("bad_params", _name_fields(str(exc), schema)) from None
 
@@ -197,9 +244,22 @@ def encode_notification(method: str, *params: Any) -> bytes:
 
 
 class RpcConnection:
-    """One MessagePack-RPC connection; either side may call or notify the other."""
+    """One MessagePack-RPC connection; either side may call or notify the other.
 
-    _ids = itertools.count(1)
+    ``limits`` bound what the peer may send once the connection is authenticated (it has an
+    ``identity``); ``anonymous_limits``, when given (a server's accepted connections), bound it
+    until then. ``trust_as_service`` lifts them to ``SERVICE_LIMITS``.
+
+    Guarantees: an incoming message is never decoded unless whole and within
+    ``limits.max_message_bytes``; at most ``limits.max_in_flight`` incoming requests and
+    notifications are being handled at once, and while that many are, nothing more is read
+    from the socket (what waits in the process is at most one read of ``READ_CHUNK`` bytes,
+    undecoded, and the stream's buffer of twice that); at most ``MESSAGES_PER_TURN``
+    messages are handled before other tasks get the event loop. Responses to our own calls are
+    read as they come, except behind a request or notification that waits for room: a handler
+    that calls back its own peer on the same connection keeps its slot while it waits, so if
+    every slot is so held, those calls end by their timeout.
+    """
 
     def __init__(
         self,
@@ -208,33 +268,47 @@ class RpcConnection:
         router: Router | None = None,
         *,
         limits: Limits | None = None,
+        anonymous_limits: Limits | None = None,
         label: str = "",
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.router = router or Router()
-        self.limits = limits or Limits()
+        self._limits = limits or DIALLED_LIMITS
+        self._anonymous_limits = anonymous_limits
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.peer_ip: str = str(peer[0])
         self.peer = peer
         self.label = label or f"{peer[0]}:{peer[1]}"
         self.identity: Identity | None = None
+        self.is_service = False  # proved a link secret (either end of a service link)
         self.state: dict[str, Any] = {}  # per-connection handshake state of services
         self.closed = asyncio.Event()
         self.close_reason = ""
         self._next_msgid = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._request_slots = asyncio.Semaphore(self.limits.max_concurrent_requests)
+        self._tasks: set[asyncio.Future[Any]] = set()  # incoming work being handled
+        self._room: asyncio.Future[None] | None = None  # the read loop waits here at the bound
         self._on_close: list[Callable[[RpcConnection], Any]] = []
         self._serve_task: asyncio.Task[None] | None = None
 
+    @property
+    def limits(self) -> Limits:
+        """The bounds in force now (smaller ones until an accepted connection authenticates)."""
+        if self.identity is None and self._anonymous_limits is not None:
+            return self._anonymous_limits
+        return self._limits
+
+    @property
+    def in_flight(self) -> int:
+        """Incoming requests and notifications being handled right now."""
+        return len(self._tasks)
+
     def trust_as_service(self) -> None:
         """Lift the per-connection bounds to those of a service link (after its handshake)."""
-        self.limits = msgspec.structs.replace(
-            SERVICE_LIMITS, max_message_bytes=self.limits.max_message_bytes
-        )
-        self._request_slots = asyncio.Semaphore(self.limits.max_concurrent_requests)
+        self._limits = SERVICE_LIMITS
+        self._anonymous_limits = None
+        self.is_service = True
 
     # ----------------------------------------------------------------- outgoing
 
@@ -284,30 +358,27 @@ class RpcConnection:
 
     async def serve(self) -> None:
         """Read and dispatch messages until the peer closes or misbehaves."""
-        unpacker = msgpack.Unpacker(
-            raw=False,
-            max_buffer_size=self.limits.max_message_bytes,
-            strict_map_key=True,
+        largest = max(
+            self.limits.max_message_bytes,
+            self._limits.max_message_bytes,
+            SERVICE_LIMITS.max_message_bytes,
         )
-        chunk = min(65536, self.limits.max_message_bytes)
+        stream = MessageStream(capacity=largest + READ_CHUNK)
         try:
             while not self.closed.is_set():
-                data = await self.reader.read(chunk)
+                data = await self.reader.read(READ_CHUNK)
                 if not data:
                     self.close("peer closed the connection")
                     break
                 try:
-                    unpacker.feed(data)
-                except msgpack.BufferFull:
+                    stream.feed(data, self.limits.max_message_bytes)
+                except MessageTooLarge:
                     self._fatal("too_large", "message larger than the limit")
                     break
-                try:
-                    for message in unpacker:
-                        self._dispatch(message)
-                        if self.closed.is_set():
-                            break
-                except (ValueError, msgpack.UnpackException, TypeError) as exc:
-                    self._fatal("protocol", f"not MessagePack-RPC: {exc.__class__.__name__}")
+                except StreamError as exc:
+                    self._fatal("protocol", f"not MessagePack-RPC: {exc}")
+                    break
+                if not await self._handle_messages(stream):
                     break
         except (ConnectionError, OSError) as exc:
             self.close(f"connection error: {exc}")
@@ -317,8 +388,42 @@ class RpcConnection:
         finally:
             self.close(self.close_reason or "read loop ended")
 
+    async def _handle_messages(self, stream: MessageStream) -> bool:
+        """Dispatch every whole message received; False once the connection is closed.
+
+        Before each request or notification it waits while the connection's work in flight is
+        at its bound (it reads nothing meanwhile), and every ``MESSAGES_PER_TURN`` messages it
+        lets the event loop run other connections.
+        """
+        budget = MESSAGES_PER_TURN
+        room = self.limits.max_in_flight
+        try:
+            for message in stream:
+                if len(self._tasks) >= room and message.__class__ is list and message[:1] != [1]:
+                    await self._wait_for_room()
+                    room = self.limits.max_in_flight
+                self._dispatch(message)
+                if self.closed.is_set():
+                    return False
+                budget -= 1
+                if not budget:
+                    budget = MESSAGES_PER_TURN
+                    await asyncio.sleep(0)
+                    if self.closed.is_set():
+                        return False
+        except (ValueError, msgpack.UnpackException, TypeError) as exc:
+            self._fatal("protocol", f"not MessagePack-RPC: {exc.__class__.__name__}")
+            return False
+        return True
+
+    async def _wait_for_room(self) -> None:
+        """Wait until the work in flight is under the bound (or the connection closes)."""
+        while not self.closed.is_set() and len(self._tasks) >= self.limits.max_in_flight:
+            self._room = asyncio.get_running_loop().create_future()
+            await self._room
+
     def _fatal(self, code: str, message: str) -> None:
-        log.info("closing %s: %s", self.label, message)
+        peer_log.info(self.peer_ip, "closed", "closing %s: %s", self.label, message)
         try:
             self.writer.write(encode_notification("error", {"code": code, "message": message}))
         except Exception:
@@ -326,33 +431,28 @@ class RpcConnection:
         self.close(message)
 
     def _dispatch(self, message: Any) -> None:
-        if not isinstance(message, list) or not message or message[0] not in (0, 1, 2):
+        if message.__class__ is not list or not message or message[0] not in (0, 1, 2):
             self._fatal("protocol", "expected a MessagePack-RPC array")
             return
         kind = message[0]
-        if kind == REQUEST and len(message) == 4 and isinstance(message[2], str):
+        if kind == REQUEST and len(message) == 4 and message[2].__class__ is str:
             _, msgid, method, params = message
-            if not isinstance(msgid, int) or not isinstance(params, list):
+            if msgid.__class__ is not int or params.__class__ is not list:
                 self._fatal("protocol", "request needs an integer msgid and array params")
                 return
-            self._start_request(msgid, method, params)
-        elif kind == NOTIFY and len(message) == 3 and isinstance(message[1], str):
+            self._spawn(self._run_request(msgid, method, params))
+        elif kind == NOTIFY and len(message) == 3 and message[1].__class__ is str:
             _, method, params = message
-            if not isinstance(params, list):
+            if params.__class__ is not list:
                 self._fatal("protocol", "notification needs array params")
                 return
             self._handle_notification(method, params)
         elif kind == RESPONSE and len(message) == 4:
             _, msgid, error, result = message
-            future = self._pending.get(msgid) if isinstance(msgid, int) else None
+            future = self._pending.get(msgid) if msgid.__class__ is int else None
             if future is not None and not future.done():
                 if error is not None:
-                    if isinstance(error, dict):
-                        code = str(error.get("code", "error"))
-                        text = str(error.get("message", ""))
-                    else:
-                        code, text = "error", str(error)
-                    future.set_exception(RpcError(code, text))
+                    future.set_exception(_peer_error(error))
                 else:
                     future.set_result(result)
         else:
@@ -361,7 +461,7 @@ class RpcConnection:
     def _resolve(self, method: str, params: list[Any]) -> tuple[Handler, Any]:
         found = self.router.lookup(method)
         if found is None:
-            raise RpcError("no_such_method", f"unknown method '{method}'")
+            raise RpcError("no_such_method", f"unknown method {quote(method, 64)}")
         spec, handler = found
         if spec.roles is not None:
             if self.identity is None:
@@ -376,7 +476,7 @@ class RpcConnection:
 
     def _handle_notification(self, method: str, params: list[Any]) -> None:
         if method == "error" and self.router.lookup("error") is None:
-            log.warning("%s reports an error: %s", self.label, params[:1])
+            self._log_peer_error(params)
             return  # never answer an error with an error: two peers would ping-pong forever
         try:
             handler, args = self._resolve(method, params)
@@ -388,42 +488,56 @@ class RpcConnection:
             return
         try:
             result = handler(self) if args is None else handler(self, args)
-            if inspect.isawaitable(result):
-                self._spawn(self._await_quietly(method, result))
+            if _needs_await(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(functools.partial(self._notification_done, method))
         except Exception:
-            log.exception("notification %s from %s failed", method, self.label)
+            self._log_failure("notification", method)
 
-    async def _await_quietly(self, method: str, awaitable: Awaitable[Any]) -> None:
-        try:
-            await awaitable
-        except RpcError as exc:
-            self.notify("error", exc.to_wire())
-        except Exception:
-            log.exception("notification %s from %s failed", method, self.label)
+    def _log_peer_error(self, params: list[Any]) -> None:
+        """An ``error`` notification: a service's is a WARNING, a player's only DEBUG."""
+        error = _peer_error(params[0] if params else None)
+        level = logging.WARNING if self.is_service else logging.DEBUG
+        peer_log.log(
+            level, self.peer_ip, "error notification", "%s reports an error: %s: %s",
+            self.label, quote(error.code, MAX_PEER_ERROR_CODE), quote(error.message),
+        )
 
-    def _start_request(self, msgid: int, method: str, params: list[Any]) -> None:
-        if self._request_slots.locked():
-            self._respond(msgid, RpcError("busy", "too many requests in flight"), None)
+    def _notification_done(self, method: str, task: asyncio.Future[Any]) -> None:
+        self._work_done(task)
+        if task.cancelled():
             return
-        self._spawn(self._run_request(msgid, method, params))
+        exc = task.exception()
+        if isinstance(exc, RpcError):
+            self.notify("error", exc.to_wire())
+        elif exc is not None:
+            self._log_failure("notification", method, exc)
+
+    def _log_failure(self, kind: str, method: str, exc: BaseException | bool = True) -> None:
+        """A handler failed unexpectedly: a traceback, rate-limited per peer and method."""
+        peer_log.log(
+            logging.ERROR, self.peer_ip, f"failed {method}", "%s %s from %s failed",
+            kind, method, self.label, exc_info=exc,
+        )
 
     async def _run_request(self, msgid: int, method: str, params: list[Any]) -> None:
-        async with self._request_slots:
-            try:
-                handler, args = self._resolve(method, params)
-                result = handler(self) if args is None else handler(self, args)
-                if inspect.isawaitable(result):
-                    result = await result
-            except RpcError as exc:
-                self._respond(msgid, exc, None)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("request %s from %s failed", method, self.label)
-                self._respond(msgid, RpcError("internal", f"'{method}' failed on the server"), None)
-                return
-            self._respond(msgid, None, result)
+        try:
+            handler, args = self._resolve(method, params)
+            del params  # the raw params are not kept while the handler runs
+            result = handler(self) if args is None else handler(self, args)
+            if _needs_await(result):
+                result = await result
+        except RpcError as exc:
+            self._respond(msgid, exc, None)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._log_failure("request", method)
+            self._respond(msgid, RpcError("internal", f"'{method}' failed on the server"), None)
+            return
+        self._respond(msgid, None, result)
 
     def _respond(self, msgid: int, error: RpcError | None, result: Any) -> None:
         try:
@@ -438,7 +552,13 @@ class RpcConnection:
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._work_done)
+
+    def _work_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
 
     # ------------------------------------------------------------------ closing
 
@@ -472,6 +592,8 @@ class RpcConnection:
             pass
         for task in list(self._tasks):
             task.cancel()
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
         reader_task = self._serve_task
         if reader_task is not None and reader_task is not asyncio.current_task():
             reader_task.cancel()  # a client's read loop ends with its connection
@@ -481,6 +603,22 @@ class RpcConnection:
 
     async def wait_closed(self) -> None:
         await self.closed.wait()
+
+
+def _needs_await(value: Any) -> bool:
+    """Whether a handler's result is to be awaited (``inspect.isawaitable``, None first)."""
+    return value is not None and (value.__class__ is CoroutineType or inspect.isawaitable(value))
+
+
+def _peer_error(error: Any) -> RpcError:
+    """An error a peer sent, as an RpcError whose code and message are cut to a bounded size."""
+    if isinstance(error, dict):
+        code, text = error.get("code", "error"), error.get("message", "")
+    else:
+        code, text = "error", error
+    code = code if isinstance(code, str) else quote(code, MAX_PEER_ERROR_CODE)
+    text = text if isinstance(text, str) else quote(text, MAX_PEER_ERROR_MESSAGE)
+    return RpcError(code[:MAX_PEER_ERROR_CODE], text[:MAX_PEER_ERROR_MESSAGE])
 
 
 @dataclass
@@ -501,33 +639,53 @@ class RpcServer:
         await self.server.wait_closed()
 
 
+LISTEN_BACKLOG = 4096
+"""Connections the kernel may queue for ``accept`` per port (a crowd logging in at once)."""
+
+
+def listen_backlog(wanted: int = LISTEN_BACKLOG) -> int:
+    """``wanted``, capped by the kernel's own cap (``net.core.somaxconn``) where it can be read."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as cap_file:
+            cap = int(cap_file.read().strip())
+    except (OSError, ValueError):
+        return wanted
+    return max(1, min(wanted, cap))
+
+
 async def serve(
     host: str,
     port: int,
     router: Router,
     *,
     limits: Limits | None = None,
+    anonymous_limits: Limits | None = None,
     on_connect: Callable[[RpcConnection], Any] | None = None,
     ssl: Any = None,
     require_auth: bool = True,
 ) -> RpcServer:
     """Listen on host:port; each connection is an RpcConnection dispatching into ``router``.
 
-    With ``require_auth`` a connection that has not authenticated within
-    ``limits.auth_timeout_s`` is closed.
+    A connection is bounded by ``anonymous_limits`` (default ``ANONYMOUS_LIMITS``) until it
+    authenticates and by ``limits`` (default ``PLAYER_LIMITS``) after; a service handshake
+    lifts both to ``SERVICE_LIMITS``. With ``require_auth`` a connection that has not
+    authenticated within ``anonymous_limits.auth_timeout_s`` is closed.
     """
-    limits = limits or Limits()
+    limits = limits or PLAYER_LIMITS
+    anonymous_limits = anonymous_limits or ANONYMOUS_LIMITS
     holder: list[RpcServer] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = RpcConnection(reader, writer, router, limits=limits)
+        conn = RpcConnection(
+            reader, writer, router, limits=limits, anonymous_limits=anonymous_limits
+        )
         rpc_server = holder[0]
         rpc_server.connections.add(conn)
         conn.on_close(rpc_server.connections.discard)
         watchdog = None
         if require_auth:
             watchdog = asyncio.get_running_loop().call_later(
-                limits.auth_timeout_s, _close_if_anonymous, conn
+                anonymous_limits.auth_timeout_s, _close_if_anonymous, conn
             )
         try:
             if on_connect is not None:
@@ -539,7 +697,11 @@ async def serve(
             if watchdog is not None:
                 watchdog.cancel()
 
-    server = await asyncio.start_server(handle, host, port, ssl=ssl, limit=limits.max_message_bytes)
+    # ``limit`` is the StreamReader's buffer: past twice that it stops reading the socket,
+    # so a connection whose read loop waits (work in flight at its bound) holds little.
+    server = await asyncio.start_server(
+        handle, host, port, ssl=ssl, limit=READ_CHUNK, backlog=listen_backlog()
+    )
     holder.append(RpcServer(server))
     return holder[0]
 
@@ -559,9 +721,10 @@ async def connect(
     timeout: float = 5.0,
     local_addr: tuple[str, int] | None = None,
 ) -> RpcConnection:
-    """Open a connection and start its read loop."""
+    """Open a connection and start its read loop (bounded by ``limits``, default ``DIALLED_LIMITS``)."""
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port, ssl=ssl, local_addr=local_addr), timeout
+        asyncio.open_connection(host, port, ssl=ssl, local_addr=local_addr, limit=READ_CHUNK),
+        timeout,
     )
     conn = RpcConnection(reader, writer, router, limits=limits)
     conn.start()

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shardkit.master.schemas import KickAccount
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.rpc import RpcConnection, rpc
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ class DaemonEvents:
             log.info("kick of account %s skipped: it came back with a newer ticket", p.account_id)
             return  # a newer session of the account, which the kick does not mean
         if player is not None:
-            log.info("kicking %s: %s", player.identity.name if player.identity else "?", p.reason)
+            log.info("kicking %s: %s", quote(player.identity.name if player.identity else "?"),
+                     quote(p.reason))
             player.notify("kicked", p.reason)
             player.close(f"kicked: {p.reason}")
         for zone_conn, _port in list(self.world.zones.values()):

@@ -18,6 +18,7 @@ from shardkit.console.ssh import start_ssh_console
 from shardkit.content import Content, ContentError, content_dir, load_content
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import ServiceAuth, derive_key
@@ -273,7 +274,7 @@ class WorldServer:
             raise RpcError("no_such_zone", f"zone '{p.zone}' is not part of cluster {self.spec.number}")
         self.zones[p.zone] = (conn, p.port)
         self.zone_up[p.zone].set()
-        log.info("zone %s ready on port %s", p.zone, p.port)
+        log.info("zone %s ready on port %s", quote(p.zone), p.port)
         conn.on_close(lambda c: self._zone_went_down(p.zone, c))
         if not self._ready_announced and all(e.is_set() for e in self.zone_up.values()):
             self._ready_announced = True

@@ -14,6 +14,7 @@ from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
+from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import derive_key
@@ -162,7 +163,7 @@ class ZoneServer:
         conn.state["player"] = player
         conn.on_close(lambda c: self._disconnected(player))
         self._report_population()
-        log.info("%s entered %s at (%.1f, %.1f)", state.name, self.name, entity.x, entity.y)
+        log.info("%s entered %s at (%.1f, %.1f)", quote(state.name), self.name, entity.x, entity.y)
         return Entered(entity.id, self.name, entity.x, entity.y, self.world.tick_hz, self.sim.speed)
 
     def _disconnected(self, player: Player) -> None:
@@ -199,10 +200,11 @@ class ZoneServer:
                     await self.world_link.call("save_character", state, final), SaveResult
                 )
             except RpcError as exc:
-                log.error("saving %s failed: %s", state.name, exc)
+                log.error("saving %s failed: %s", quote(state.name), quote(exc))
                 return False
             if not result.ok:
-                log.error("save of %s refused (%s); this zone no longer owns it", state.name, result.reason)
+                log.error("save of %s refused (%s); this zone no longer owns it", quote(state.name),
+                          quote(result.reason))
                 player.conn.notify("kicked", "your character is in play elsewhere")
                 player.conn.close("stale save")
                 return False

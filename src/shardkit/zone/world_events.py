@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from shardkit.master.schemas import KickAccount
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.rpc import RpcConnection, rpc
 
 if TYPE_CHECKING:
@@ -27,9 +28,10 @@ class WorldEvents:
             player = self.zone.by_account.get(p.account_id)
             if player is None:
                 return
-            log.info("kicking %s out of %s: %s", player.entity.name, self.zone.name, p.reason)
+            log.info("kicking %s out of %s: %s", quote(player.entity.name), self.zone.name,
+                     quote(p.reason))
             saved = await self.zone.remove(player, final=True)
         if not saved:
-            log.error("final save of kicked %s was not acknowledged", player.entity.name)
+            log.error("final save of kicked %s was not acknowledged", quote(player.entity.name))
         player.conn.notify("kicked", p.reason)
         player.conn.close(f"kicked: {p.reason}")
