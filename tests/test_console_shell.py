@@ -1,4 +1,4 @@
-"""The console shell in-process, over an in-memory line transport: login, lockout, limits, errors."""
+"""The console shell in-process over an in-memory line transport: login, lockout, limits, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Console session limits: line length, timeouts, command rate, and what input and output may hold."""
+"""Console session limits: line length, timeouts, command rate, what input and output may hold."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class ShellLimits:
 
 
 class LimitOptions(TypedDict, total=False):
-    """:class:`ShellLimits` fields as keyword arguments (``start_*_console(..., idle_timeout=5)``)."""
+    """:class:`ShellLimits` fields as keyword arguments (``idle_timeout=5``, ...)."""
 
     max_line_bytes: int
     idle_timeout: float

@@ -1,4 +1,4 @@
-"""The console shell both admin transports drive: line I/O, login tries, prompt/execute loop, limits.
+"""The console shell both admin transports drive: line I/O, login tries, prompt loop, limits.
 
 A transport (telnet, SSH) turns its connection into a :class:`LineIO` (read one line, write
 text, read a password without echo) and hands it to :meth:`ConsoleShell.serve`; everything
@@ -213,7 +213,8 @@ class _Session:
             )
             return 1
         except TimeoutError:
-            log.info("console: %s client %s stopped reading; disconnecting", self.transport, self.ip)
+            log.info("console: %s client %s stopped reading; disconnecting",
+                     self.transport, self.ip)
         except (OSError, EOFError):
             pass  # the client went away
         except Exception:

@@ -1,4 +1,4 @@
-"""Telnet admin console (MasterServer manhole, WorldDaemon console): the telnet transport of the shell."""
+"""Telnet admin console (MasterServer manhole, WorldDaemon console): the shell over telnet."""
 
 # Implementation choice: telnetlib3 (5.x), used as the telnet *protocol* only.
 #
