@@ -284,18 +284,20 @@ class _Session:
             if line.split()[0] in EXIT_COMMANDS:
                 await self.write_quietly("bye\n")
                 return
-            reply = await self.execute(line)
-            if reply:
-                await self.write(reply)
+            await self.run_command(line)
 
     async def one_command(self, line: str) -> None:
         line = self.accepted(line).strip()
         if line and line.split()[0] not in EXIT_COMMANDS:
-            reply = await self.execute(line)
-            if reply:
-                await self.write(reply)
+            await self.run_command(line)
 
-    async def execute(self, line: str) -> str:
+    async def run_command(self, line: str) -> None:
+        """Run one command and send its reply."""
+        reply = await self.reply_to(line)
+        if reply:
+            await self.write(reply)
+
+    async def reply_to(self, line: str) -> str:
         """One command's reply as it is sent (rate-limited, bounded, printable)."""
         if not self.rate.allow():
             if not self._refusing:

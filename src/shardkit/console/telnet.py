@@ -11,8 +11,8 @@
 #                         them and skip them for clients it takes for MUD clients): we send
 #                         them ourselves, at once, for every client (below),
 #   compression=False  -> MCCP refused,
-#   timeout=0          -> telnetlib3's own idle timer is off; idle/login timeouts are applied
-#                         per read below, so a long-running command is not counted as idle.
+#   timeout=0          -> telnetlib3's own idle timer is off; the shell applies idle/login
+#                         timeouts per read, so a long-running command is not counted as idle.
 #
 # Echo and line editing: the server offers WILL ECHO and WILL SGA as soon as a client
 # connects. A stock client (Debian's ``telnet``) agrees and goes to character-at-a-time mode:
@@ -53,11 +53,7 @@ from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet
 from shardkit.console.limits import LimitOptions, ShellLimits
 from shardkit.console.server import ConsoleServer
-from shardkit.console.shell import (
-    ConsoleShell,
-    LoginTries,
-    lockout_text,
-)
+from shardkit.console.shell import ConsoleShell, LoginTries, lockout_text
 from shardkit.console.telnet_lines import LineEditor
 
 __all__ = ["TelnetConsole", "start_telnet_console"]
