@@ -143,7 +143,12 @@ class _SshLineIO:
             except asyncssh.TerminalSizeChanged:
                 continue
             except (asyncssh.BreakReceived, asyncssh.SignalReceived):
-                await self.write("\n")  # Ctrl-C: the line is dropped, the prompt comes again
+                # Ctrl-C: the line being typed is dropped (from asyncssh's line editor too,
+                # which exists when the client asked for a pty) and the prompt comes again
+                clear_input = getattr(self._process.channel, "clear_input", None)
+                if self._process.get_terminal_type() is not None and clear_input is not None:
+                    clear_input()
+                await self.write("\n")
                 return ""
             except asyncssh.Error as exc:
                 raise ConnectionResetError(str(exc)) from exc
