@@ -299,14 +299,14 @@ class ZoneServer:
     async def run(self, stop: asyncio.Event) -> int:
         self.port = await serve(self.bind, self.requested_port, Router.for_services(PlayerPort(self)))
         announce(f"zone {self.name} listening on {self.bind}:{self.port.port}")
+        metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
+                                           self.metrics_port, f"zone {self.world.name}/{self.name}")
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up,
             router=Router.for_services(WorldEvents(self)),
         )
         self.world_link.start()
-        metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
-                                           self.metrics_port, f"zone {self.world.name}/{self.name}")
         tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves()),
                  asyncio.create_task(self._report_tick_stats())]
         await stop.wait()
