@@ -6,7 +6,8 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, NamedTuple
 
@@ -464,10 +465,13 @@ class SaveBatcher:
     Each caller's future resolves only after the transaction holding its save has committed; if the
     transaction fails, every caller in that batch gets the exception. The state is snapshotted when
     ``save`` is called, so the caller may keep mutating it while waiting.
+
+    ``on_commit(batch_size, seconds, ok)``, if given, hears of every transaction (for metrics).
     """
 
     def __init__(
-        self, store: CharacterStore, max_batch: int = 500, max_delay_s: float = 0.002
+        self, store: CharacterStore, max_batch: int = 500, max_delay_s: float = 0.002,
+        on_commit: Callable[[int, float, bool], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -476,6 +480,7 @@ class SaveBatcher:
         self._store = store
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
+        self._on_commit = on_commit
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -546,17 +551,27 @@ class SaveBatcher:
     async def _commit(self, batch: builtins.list[_Pending]) -> None:
         if not batch:
             return
+        started = time.perf_counter()
         try:
             results = await self._store._save_prepared([prepared for prepared, _ in batch])
         except Exception as exc:
+            self._committed(len(batch), started, ok=False)
             log.warning("save batch of %d failed: %r", len(batch), exc)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        self._committed(len(batch), started, ok=True)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    def _committed(self, size: int, started: float, *, ok: bool) -> None:
+        if self._on_commit is not None:
+            try:
+                self._on_commit(size, time.perf_counter() - started, ok)
+            except Exception:
+                log.exception("on_commit failed")
 
     def _fail_pending(self, batch: builtins.list[_Pending]) -> None:
         """The writer is gone: nothing left in ``batch`` or the queue was committed."""
