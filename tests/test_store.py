@@ -417,9 +417,9 @@ class _CountingStore(CharacterStore):
         super().__init__(db)
         self.batches: list[int] = []
 
-    async def _save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
+    async def save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
         self.batches.append(len(batch))
-        return await super()._save_prepared(batch)
+        return await super().save_prepared(batch)
 
 
 async def test_save_batcher_many_concurrent_savers(db_url: str) -> None:
@@ -487,7 +487,7 @@ class _FailingStore:
     def __init__(self) -> None:
         self.batches: list[int] = []
 
-    async def _save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
+    async def save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
         self.batches.append(len(batch))
         await asyncio.sleep(0)
         raise ConnectionError("database went away")

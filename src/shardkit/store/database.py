@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -169,7 +170,7 @@ def _on_sqlite_connect(
 ) -> None:
     # Take transaction control away from the sqlite3 driver (it would not BEGIN before DDL or
     # SELECT); SQLAlchemy's "begin" event below emits BEGIN instead, so migrations are atomic.
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -254,6 +255,31 @@ class Database:
     def session(self) -> AsyncSession:
         """A new AsyncSession (expire_on_commit=False); use as ``async with db.session() as s``."""
         return self.sessionmaker()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on one connection, committed when the block ends without error.
+
+        SQLite takes the write lock up front (BEGIN IMMEDIATE), so a transaction that reads and
+        then writes what it read (a count, a membership) never interleaves with another one; the
+        option means nothing to PostgreSQL, whose transactions lock rows as they go.
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(sqlite_begin="IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
+    async def lock(self, conn: AsyncConnection, kind: int, key: int) -> None:
+        """Hold a lock on ``(kind, key)`` until the :meth:`write` transaction of ``conn`` ends.
+
+        Transactions that take the same lock run one after the other. PostgreSQL: a transaction
+        advisory lock. SQLite: nothing more to do, the write lock that :meth:`write` took first
+        already puts every writer in turn.
+        """
+        if self.dialect == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key}
+            )
 
     async def close(self) -> None:
         """Close every pooled connection."""
