@@ -129,7 +129,7 @@ class AccountStore:
     async def set_verifier(
         self, account_id: int, salt: bytes, stored_key: bytes, server_key: bytes, iterations: int
     ) -> bool:
-        """Replace an account's SCRAM verifier (change of password); False if there is no account."""
+        """Replace an account's SCRAM verifier (new password); False if there is no account."""
         async with self._db.session() as session, session.begin():
             result = await session.execute(
                 update(Account)
@@ -149,7 +149,8 @@ class AccountStore:
         latest: dict[int, datetime] = {}
         for attempt in attempts:
             if attempt.success and attempt.account_id is not None:
-                latest[attempt.account_id] = max(attempt.at, latest.get(attempt.account_id, attempt.at))
+                account = attempt.account_id
+                latest[account] = max(attempt.at, latest.get(account, attempt.at))
         async with self._db.engine.begin() as conn:
             await conn.execute(
                 _INSERT_ATTEMPT,

@@ -1,4 +1,4 @@
-"""Ban storage for the MasterServer: bans of accounts and IP ranges; lifting keeps the row as history."""
+"""Ban storage for the MasterServer: bans of accounts and IP ranges; lifted bans stay as history."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ class BanStore:
         """Lift every ban in force on the account or the exact IP range; returns how many."""
         if (account_id is None) == (ip_range is None):
             raise ValueError("lift names exactly one of account_id and ip_range")
-        target = Ban.account_id == account_id if account_id is not None else Ban.ip_range == ip_range
+        target = (
+            Ban.account_id == account_id if account_id is not None else Ban.ip_range == ip_range
+        )
         now = utcnow()
         async with self._db.session() as session, session.begin():
             result = await session.execute(

@@ -1,4 +1,4 @@
-"""Batched character saves: a save checked and snapshotted up front, then applied set-based per batch."""
+"""Batched character saves: each checked and snapshotted first, then applied set-based per batch."""
 
 from __future__ import annotations
 
@@ -182,7 +182,8 @@ async def commit_saves(db: Database, batch: Sequence[PreparedSave]) -> list[Save
         if new is not None:
             results.append(SaveResult(id=save.id, ok=True, version=new))
         elif save.id in stored:
-            results.append(SaveResult(id=save.id, ok=False, version=stored[save.id], reason="stale"))
+            version = stored[save.id]
+            results.append(SaveResult(id=save.id, ok=False, version=version, reason="stale"))
         else:
             results.append(
                 SaveResult(id=save.id, ok=False, version=save.version, reason="not_found")

@@ -1,4 +1,4 @@
-"""Reads inside one guild transaction: characters, guilds, ranks and rosters, refusals as GuildError."""
+"""Reads inside a guild transaction: characters, guilds, ranks, rosters; refusals as GuildError."""
 
 from __future__ import annotations
 

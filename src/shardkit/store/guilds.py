@@ -1,4 +1,4 @@
-"""Guild storage: guilds per world, members with ranks, invitations; each change one locked transaction."""
+"""Guild storage: guilds per world, members with ranks, invitations; a change is one transaction."""
 
 from __future__ import annotations
 
@@ -210,7 +210,9 @@ class GuildStore:
         async with self._db.write() as conn:
             actor = await acting_member(conn, world, character_id)
             require_officer(actor, "set the message of the day")
-            await conn.execute(update(guilds).where(guilds.c.id == actor.guild_id).values(motd=motd))
+            await conn.execute(
+                update(guilds).where(guilds.c.id == actor.guild_id).values(motd=motd)
+            )
             return motd
 
     async def roster(self, world: str, character_id: int) -> GuildInfo:

@@ -1,4 +1,4 @@
-"""Registration keys for closed betas: single-use, issued in bulk; the database keeps only their hashes."""
+"""Registration keys for closed betas: single-use, issued in bulk; only their hashes are stored."""
 
 from __future__ import annotations
 
@@ -91,4 +91,6 @@ class RegistrationKeyStore:
                 .order_by(_keys.c.id.desc())
                 .limit(limit)
             )
-            return [msgspec.convert(row, RegistrationKeyRecord, from_attributes=True) for row in rows]
+            return [
+                msgspec.convert(row, RegistrationKeyRecord, from_attributes=True) for row in rows
+            ]
