@@ -17,6 +17,7 @@ from shardkit.store.database import (
     Database,
     NameTaken,
     StoreError,
+    advisory_lock,
     name_key,
     raise_name_taken,
     utcnow,
@@ -113,7 +114,7 @@ class CharacterStore:
         now = utcnow()
         async with self._db.write() as conn:
             if limit is not None:
-                await self._db.lock(conn, _CREATE_LOCK, account_id)
+                await advisory_lock(conn, _CREATE_LOCK, account_id)
                 count = await conn.scalar(
                     select(func.count()).select_from(_characters).where(
                         _characters.c.account_id == account_id,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy import JSON, DateTime, MetaData, TextClause, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -35,6 +35,7 @@ __all__ = [
     "NameTaken",
     "StoreError",
     "UTCDateTime",
+    "advisory_lock",
     "async_database_url",
     "create_database_engine",
     "is_unique_violation",
@@ -43,6 +44,7 @@ __all__ = [
     "raise_name_taken",
     "sqlite_url",
     "utcnow",
+    "write_transaction",
 ]
 
 SCHEMAS: Final[tuple[str, ...]] = ("master", "characters", "gm")
@@ -180,7 +182,7 @@ def _on_sqlite_connect(
 
 
 def _on_sqlite_begin(conn: Any) -> None:
-    # "IMMEDIATE" takes the write lock up front (waiting up to busy_timeout); used by migrations.
+    # "IMMEDIATE" takes the write lock up front (waiting up to busy_timeout): write_transaction.
     mode = conn.get_execution_options().get("sqlite_begin")
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
@@ -220,6 +222,37 @@ async def create_database_engine(url: str) -> AsyncEngine:
     )
 
 
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction on one connection, committed when the block ends without error.
+
+    SQLite takes the write lock up front (BEGIN IMMEDIATE), so a transaction that reads and
+    then writes what it read (a count, a membership) never interleaves with another one; the
+    option means nothing to PostgreSQL, where :func:`advisory_lock` puts such transactions in turn.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            yield conn
+
+
+_ADVISORY_LOCKS: Final[dict[int, TextClause]] = {
+    1: text("SELECT pg_advisory_xact_lock(:k0)"),
+    2: text("SELECT pg_advisory_xact_lock(:k0, :k1)"),
+}
+
+
+async def advisory_lock(conn: AsyncConnection, *key: int) -> None:
+    """Hold a lock on ``key`` (one bigint, or two ints) until the transaction of ``conn`` ends.
+
+    Transactions that take the same lock run one after the other. PostgreSQL: a transaction
+    advisory lock. SQLite: nothing more to do, the write lock that :func:`write_transaction`
+    took first already puts every writer in turn.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_ADVISORY_LOCKS[len(key)], {f"k{i}": part for i, part in enumerate(key)})
+
+
 class Database:
     """One process's database: an async engine plus a session factory, migrated to head on open."""
 
@@ -256,30 +289,9 @@ class Database:
         """A new AsyncSession (expire_on_commit=False); use as ``async with db.session() as s``."""
         return self.sessionmaker()
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction on one connection, committed when the block ends without error.
-
-        SQLite takes the write lock up front (BEGIN IMMEDIATE), so a transaction that reads and
-        then writes what it read (a count, a membership) never interleaves with another one; the
-        option means nothing to PostgreSQL, whose transactions lock rows as they go.
-        """
-        async with self.engine.connect() as conn:
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
-
-    async def lock(self, conn: AsyncConnection, kind: int, key: int) -> None:
-        """Hold a lock on ``(kind, key)`` until the :meth:`write` transaction of ``conn`` ends.
-
-        Transactions that take the same lock run one after the other. PostgreSQL: a transaction
-        advisory lock. SQLite: nothing more to do, the write lock that :meth:`write` took first
-        already puts every writer in turn.
-        """
-        if self.dialect == "postgresql":
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:kind, :key)"), {"kind": kind, "key": key}
-            )
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction on one connection: see :func:`write_transaction`."""
+        return write_transaction(self.engine)
 
     async def close(self) -> None:
         """Close every pooled connection."""
