@@ -155,6 +155,7 @@ class BackupVault:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._uploads: dict[str, _Upload] = {}
+        self._watched: set[RpcConnection] = set()  # connections whose close aborts their uploads
         self._prepared: asyncio.Future[None] | None = None
 
     @classmethod
@@ -214,11 +215,12 @@ class BackupVault:
         return upload
 
     def _watch(self, conn: RpcConnection) -> None:
-        if not conn.state.get("backup_vault_watch"):
-            conn.state["backup_vault_watch"] = True
+        if conn not in self._watched:
+            self._watched.add(conn)
             conn.on_close(self._connection_closed)
 
     async def _connection_closed(self, conn: RpcConnection) -> None:
+        self._watched.discard(conn)
         for upload in [u for u in self._uploads.values() if u.owner is conn]:
             await self._abort(upload)
             log.info("backup upload of %s abandoned (%s): partial file removed",

@@ -1,4 +1,7 @@
-"""Messages of a WorldServer's port (2006 + cluster): players' ticket login and characters, and its zones."""
+"""Messages of a WorldServer's port (2006 + cluster): players' ticket login and game entry, and its zones.
+
+The character and guild calls it relays are declared in characters/calls.py.
+"""
 
 from __future__ import annotations
 
@@ -35,35 +38,3 @@ class ZoneReady(msgspec.Struct, array_like=True):
 class ZonePopulation(msgspec.Struct, array_like=True):
     zone: str
     players: int
-
-
-class ZoneLoad(msgspec.Struct, array_like=True):
-    account_id: int
-    name: str
-
-
-class Rename(msgspec.Struct, array_like=True):
-    name: str
-    new_name: str
-
-
-# Guilds: a player acts as the character it entered the game with.
-class GuildName(msgspec.Struct, array_like=True):
-    guild: str
-
-
-class GuildMemberName(msgspec.Struct, array_like=True):
-    character: str
-
-
-class GuildMessage(msgspec.Struct, array_like=True):
-    text: str
-
-
-class GuildChatDelivery(msgspec.Struct, array_like=True):
-    """Daemon -> WorldServer: a guild message for those of ``member_ids`` playing here."""
-
-    guild: str
-    speaker: str
-    text: str
-    member_ids: list[int]

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import cast
 
 import msgspec
 
-from shardkit.characters.schemas import CharacterState, SaveResult
+from shardkit.characters.schemas import CharacterState
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
@@ -19,19 +20,13 @@ from shardkit.runtime.tasks import background
 from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import derive_key
 from shardkit.wire.link import ServiceLink
-from shardkit.wire.rpc import (
-    Identity,
-    Router,
-    RpcConnection,
-    RpcError,
-    RpcServer,
-    encode_notification,
-    rpc,
-    serve,
-)
+from shardkit.wire.peers import Ok, SessionSlot, encode_notice, notify
+from shardkit.wire.rpc import Identity, Router, RpcConnection, RpcError, RpcServer, rpc, serve
 from shardkit.wire.text import clean_text
 from shardkit.wire.throttle import TokenBucket, throttled
 from shardkit.wire.tickets import TicketRedeemer
+from shardkit.world.api import WorldZoneApi
+from shardkit.zone.notifications import Chat, Kicked, Left, Saved, Snapshot, SnapshotRow
 from shardkit.zone.schemas import ZONE_SECRET_ENV, Entered, Input, Say, ZoneLogin
 from shardkit.zone.simulation import Entity, Simulation
 from shardkit.zone.world_events import WorldEvents
@@ -56,6 +51,22 @@ class Player:
         self.row = msgspec.Raw(b"")
 
 
+@dataclass
+class ZoneSession:
+    """A player's connection to the zone (``conn.session``): entering, then its Player."""
+
+    entering: bool = False
+    player: Player | None = None
+
+
+sessions: SessionSlot[ZoneSession] = SessionSlot(ZoneSession)
+
+
+def player_of(conn: RpcConnection) -> Player | None:
+    session = sessions.get(conn)
+    return session.player if session is not None else None
+
+
 class PlayerPort:
     """What a player's client does in the zone: log in with a zone ticket, move, talk, leave."""
 
@@ -67,28 +78,29 @@ class PlayerPort:
         """Enter the zone with the single-use ticket the world server issued."""
         if conn.identity is not None:
             raise RpcError("already_authenticated", "this connection is already in the zone")
-        if conn.state.get("entering"):
+        session = sessions.of(conn)
+        if session.entering:
             raise RpcError("busy", "already entering the zone")
         ticket = self.zone.redeemer.redeem(p.ticket, self.zone.name)
-        conn.state["entering"] = True
+        session.entering = True
         try:
             entered = await self.zone.admit(conn, ticket.account_id, ticket.character)
         finally:
-            conn.state.pop("entering", None)
+            session.entering = False
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
         return entered
 
     @rpc("input", Input)
     def input(self, conn: RpcConnection, p: Input) -> None:
         """Set the direction to walk in (a notification; the zone moves you each tick)."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is not None:
             self.zone.sim.set_input(player.entity.id, p.dx, p.dy)
 
     @rpc("say", Say)
     async def say(self, conn: RpcConnection, p: Say) -> None:
         """Say something everyone in the zone hears."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is None:
             return
         text = clean_text(p.text, MAX_CHAT)
@@ -96,18 +108,18 @@ class PlayerPort:
             return
         if not player.chat.take():
             raise throttled(player.chat, "you are chatting too fast")
-        self.zone.broadcast(encode_notification("chat", player.entity.name, text))
+        self.zone.broadcast(encode_notice(Chat(player.entity.name, text)))
 
     @rpc("logout")
-    async def logout(self, conn: RpcConnection) -> dict[str, Any]:
+    async def logout(self, conn: RpcConnection) -> Ok:
         """Leave the zone; answered after the character is saved."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is None:
-            return {"ok": True}
+            return Ok()
         saved = await self.zone.leave(player)
         close_later = asyncio.get_running_loop().call_soon
         close_later(conn.close, "logged out")
-        return {"ok": saved}
+        return Ok(saved)
 
 
 class ZoneServer:
@@ -130,6 +142,7 @@ class ZoneServer:
         self.admissions = KeyedTurns()  # per account: entering, replacing and kicking in turn
         self.save_interval = settings.server.characters.save_interval_s
         self.world_link: ServiceLink
+        self.world_api: WorldZoneApi
         self.port: RpcServer | None = None
         self._next_entity = 1
 
@@ -147,10 +160,10 @@ class ZoneServer:
             old = self.by_account.get(account_id)
             if old is not None:  # saved (it is told `saved`), then told why and closed
                 await self.remove(old, final=False)
-                old.conn.notify("kicked", "entered the game from elsewhere")
+                notify(old.conn, Kicked("entered the game from elsewhere"))
                 old.conn.close("replaced")
-            result = await self.world_link.call("load_character", account_id, character)
-            return self._add(conn, account_id, msgspec.convert(result, CharacterState))
+            state = await self.world_api.load_character(account_id, character)
+            return self._add(conn, account_id, state)
 
     def _add(self, conn: RpcConnection, account_id: int, state: CharacterState) -> Entered:
         entity = Entity(self._next_entity, state.name, state.x, state.y)
@@ -160,7 +173,7 @@ class ZoneServer:
         self.sim.add(entity)
         self.players[entity.id] = player
         self.by_account[account_id] = player
-        conn.state["player"] = player
+        sessions.of(conn).player = player
         conn.on_close(lambda c: self._disconnected(player))
         self._report_population()
         log.info("%s entered %s at (%.1f, %.1f)", quote(state.name), self.name, entity.x, entity.y)
@@ -186,7 +199,7 @@ class ZoneServer:
         if self.by_account.get(player.state.account_id) is player:
             del self.by_account[player.state.account_id]
         self.sim.remove(player.entity.id)
-        self.broadcast(encode_notification("left", player.entity.id))
+        self.broadcast(encode_notice(Left(player.entity.id)))
         self._report_population()
         return await self.save(player, final=final)
 
@@ -196,29 +209,41 @@ class ZoneServer:
             entity = player.entity
             state = msgspec.structs.replace(player.state, zone=self.name, x=entity.x, y=entity.y)
             try:
-                result = msgspec.convert(
-                    await self.world_link.call("save_character", state, final), SaveResult
-                )
+                result = await self.world_api.save_character(state, final)
             except RpcError as exc:
                 log.error("saving %s failed: %s", quote(state.name), quote(exc))
                 return False
             if not result.ok:
                 log.error("save of %s refused (%s); this zone no longer owns it", quote(state.name),
                           quote(result.reason))
-                player.conn.notify("kicked", "your character is in play elsewhere")
+                notify(player.conn, Kicked("your character is in play elsewhere"))
                 player.conn.close("stale save")
                 return False
             player.state = msgspec.structs.replace(state, version=result.version)
             if not player.conn.closed.is_set():
-                player.conn.notify("saved", result.version, state.zone, state.x, state.y)
+                notify(player.conn, Saved(result.version, state.zone, state.x, state.y))
             return True
+
+    async def kick(self, account_id: int, reason: str) -> None:
+        """Save the account's character, tell the player why, and close its connection."""
+        async with self.admissions.turn(account_id):  # an entry under way finishes first
+            player = self.by_account.get(account_id)
+            if player is None:
+                return
+            log.info("kicking %s out of %s: %s", quote(player.entity.name), self.name,
+                     quote(reason))
+            saved = await self.remove(player, final=True)
+        if not saved:
+            log.error("final save of kicked %s was not acknowledged", quote(player.entity.name))
+        notify(player.conn, Kicked(reason))
+        player.conn.close(f"kicked: {reason}")
 
     def broadcast(self, data: bytes) -> None:
         for player in self.players.values():
             player.conn.send_encoded(data)
 
     def _report_population(self) -> None:
-        self.world_link.notify("zone_population", self.name, len(self.players))
+        self.world_api.zone_population(self.name, len(self.players))
 
     # ---------------------------------------------------------------- tick
     def _tick(self, dt: float) -> None:
@@ -231,8 +256,9 @@ class ZoneServer:
                 player.row = msgspec.Raw(encode((e.id, e.name, round(e.x, 2), round(e.y, 2))))
         players = self.players
         for player in players.values():
+            # rows are encoded once per entity per tick (msgspec.Raw), not once per viewer
             rows = [players[other.id].row for other in sim.visible_to(player.entity) if other.id in players]
-            player.conn.send_encoded(encode_notification("snapshot", sim.tick, rows))
+            player.conn.send_encoded(encode_notice(Snapshot(sim.tick, cast(list[SnapshotRow], rows))))
 
     async def _tick_loop(self) -> None:
         period = 1.0 / self.world.tick_hz
@@ -257,7 +283,7 @@ class ZoneServer:
     # ----------------------------------------------------------------- run
     async def _on_world_up(self, conn: RpcConnection) -> None:
         assert self.port is not None
-        await conn.call("zone_ready", self.name, self.port.port)
+        await WorldZoneApi(conn).zone_ready(self.name, self.port.port)
 
     async def run(self, stop: asyncio.Event) -> int:
         self.port = await serve(self.bind, self.requested_port, Router.for_services(PlayerPort(self)))
@@ -265,8 +291,9 @@ class ZoneServer:
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up,
-            router=Router.for_services(WorldEvents(self)),
+            router=Router.for_services(WorldEvents(self.kick)),
         )
+        self.world_api = WorldZoneApi(self.world_link)
         self.world_link.start()
         tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves())]
         await stop.wait()

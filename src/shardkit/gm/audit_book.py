@@ -1,0 +1,27 @@
+"""The GM server's audit log: what game masters and the character server did, newest first on reading."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shardkit.store.audit import AuditStore
+
+MAX_AUDIT_ROWS = 500
+
+
+class AuditBook:
+    """Appends events to the gm database's audit log and reads back the latest ones."""
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    async def record(self, actor: str, action: str, target: str | None,
+                     detail: dict[str, Any]) -> None:
+        await self.store.record(actor, action, target, detail)
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The latest events (at most ``MAX_AUDIT_ROWS``), newest first, as plain values."""
+        rows = await self.store.recent(max(1, min(limit, MAX_AUDIT_ROWS)))
+        return [msgspec.to_builtins(row) for row in rows]
