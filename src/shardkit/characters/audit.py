@@ -1,4 +1,4 @@
-"""The character server's audit trail: events go to the GM server's log, or to our own log meanwhile."""
+"""The character server's audit trail: to the GM server's log, or to our own log meanwhile."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the GM server may ask of the character server over its link: deleted characters and restores."""
+"""What the GM server asks of the character server over its link: deleted characters, restores."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ class GMService:
         ]
 
     @rpc("restore_character", RestoreCharacter, roles=("gm",))
-    async def restore_character(self, conn: RpcConnection, p: RestoreCharacter) -> RestoredCharacter:
+    async def restore_character(
+        self, conn: RpcConnection, p: RestoreCharacter
+    ) -> RestoredCharacter:
         """Undo a character's deletion, within ``restore_days`` of it."""
         store = self.characters
         found = await store.find_deleted(p.world, p.name)
@@ -57,4 +59,5 @@ class GMService:
         state = await store.restore(found.account_id, p.world, found.name, deleted_since=cutoff)
         if state is None:  # restored (or purged) by someone else meanwhile
             raise RpcError("no_such_character", f"no deleted character '{p.name}' in {p.world}")
-        return RestoredCharacter(state.id, state.account_id, state.world, state.name, state.zone, state.level)
+        return RestoredCharacter(state.id, state.account_id, state.world, state.name, state.zone,
+                                 state.level)

@@ -10,7 +10,7 @@ import msgspec
 from shardkit.characters.access import link_world
 from shardkit.characters.audit import AuditTrail
 from shardkit.characters.calls import DAEMON, GuildCalls
-from shardkit.characters.names import guild_name_problem
+from shardkit.characters.names import check_guild_name
 from shardkit.characters.schemas import (
     GuildAct,
     GuildChatTargets,
@@ -54,9 +54,7 @@ class GuildService:
     @GuildCalls.guild_create.serve()
     async def guild_create(self, conn: RpcConnection, p: GuildNamed) -> GuildInfo:
         world = link_world(conn)
-        problem = guild_name_problem(p.guild)
-        if problem:
-            raise RpcError("bad_name", problem)
+        check_guild_name(p.guild)
         guild = await _guild_call(self.guilds.create(world, p.character_id, p.guild))
         self.audit.record("guild_create", f"{world}/guild/{guild.name}", {"by": p.character_id})
         return _info(guild)
@@ -132,7 +130,7 @@ class GuildService:
 
     @rpc("guild_chat_targets", GuildText, roles=DAEMON)
     async def guild_chat_targets(self, conn: RpcConnection, p: GuildText) -> GuildChatTargets:
-        """Who hears the character's guild message, and the message cleaned; the daemon delivers it."""
+        """Who hears the character's guild message, and the text cleaned; the daemon delivers it."""
         targets = await _guild_call(self.guilds.chat_targets(link_world(conn), p.character_id))
         text = clean_text(p.text, MAX_GUILD_CHAT)
         return GuildChatTargets(targets.guild, targets.speaker, text, targets.member_ids)

@@ -1,4 +1,4 @@
-"""Messages of the character server, as its daemons call it over their 7001 link (and the GM server over 1998)."""
+"""Messages of the character server: what daemons (7001 link) and the GM server (1998) call."""
 
 from __future__ import annotations
 

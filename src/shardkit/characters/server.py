@@ -1,4 +1,4 @@
-"""CharacterServer process: the one store of characters, serving every world's daemon over its 7001 port."""
+"""CharacterServer process: the one store of characters, serving every world's daemon (7001)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,8 @@ class CharacterServer:
         )
         master_link.start()
         gm_link.start()
-        announce(f"characters linking to master {master.host}:{master.port} and gm {gm.host}:{gm.port}")
+        announce(f"characters linking to master {master.host}:{master.port}"
+                 f" and gm {gm.host}:{gm.port}")
         await stop.wait()
         log.info("character server stopping")
         for link in [master_link, gm_link]:

@@ -1,4 +1,4 @@
-"""The character server's character calls, for the daemon of each world: list, create, delete, rename, load, save."""
+"""The character server's character calls for each world's daemon: list, create, load, save..."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from shardkit.characters.access import link_world
 from shardkit.characters.audit import AuditTrail
 from shardkit.characters.calls import CharacterCalls
 from shardkit.characters.claims import Claims
-from shardkit.characters.names import character_name_problem
+from shardkit.characters.names import check_character_name
 from shardkit.characters.schemas import (
     AccountRef,
     CharacterRef,
@@ -59,9 +59,7 @@ class CharacterService:
     @CharacterCalls.create_character.serve()
     async def create_character(self, conn: RpcConnection, p: CreateCharacter) -> CharacterSummary:
         world = link_world(conn)
-        problem = character_name_problem(p.name)
-        if problem:
-            raise RpcError("bad_name", problem)
+        check_character_name(p.name)
         limit = self.max_per_account
         try:
             state = await self.characters.create(p.account_id, world, p.name, p.zone, p.x, p.y,
@@ -97,9 +95,7 @@ class CharacterService:
     @CharacterCalls.rename_character.serve()
     async def rename_character(self, conn: RpcConnection, p: RenameCharacter) -> CharacterSummary:
         world = link_world(conn)
-        problem = character_name_problem(p.new_name)
-        if problem:
-            raise RpcError("bad_name", problem)
+        check_character_name(p.new_name)
         async with self.claims.turns.turn(p.account_id):  # not while a load puts it in play
             self._not_in_play(p.account_id, world, p.name)
             try:

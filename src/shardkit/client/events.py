@@ -1,4 +1,4 @@
-"""What servers tell a player's client: notifications, kept in a ClientState for a UI or a test to read."""
+"""What servers tell a player's client: notifications, kept in a ClientState to read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Player-side guild calls on the world connection, mixed into GameClient: the relayed-call table itself."""
+"""Player-side guild calls on the world connection, mixed into GameClient: the relayed table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from shardkit.wire.rpc import RpcConnection
 
 
 class GuildCalls(GuildTable):
-    """Guild methods of the world port, one per entry of the table (``await client.guild_roster()``).
+    """Guild methods of the world port, one per table entry (``await client.guild_roster()``).
 
     They act as the character you entered the game with; each returns the table's result type.
     """

@@ -1,4 +1,4 @@
-"""The daemon's published API: what its WorldServers call on port 7000, and its backup vault there."""
+"""The daemon's published API: what its WorldServers call on port 7000, and its backup vault."""
 
 from __future__ import annotations
 

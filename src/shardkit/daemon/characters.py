@@ -1,4 +1,4 @@
-"""The daemon's character calls for its WorldServers: forwarded to the character server as they came."""
+"""The daemon's character calls for its WorldServers: forwarded to the character server as is."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The daemon's guild calls: forwarded to the character server as they came; guild chat is its own."""
+"""The daemon's guild calls: forwarded to the character server as is; guild chat is its own."""
 
 from __future__ import annotations
 

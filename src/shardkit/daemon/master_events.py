@@ -1,4 +1,4 @@
-"""What the master sends a daemon over the daemon's link to it: kicks to pass on to the world servers."""
+"""What the master sends a daemon over its link: kicks to pass on to the world servers."""
 
 from __future__ import annotations
 

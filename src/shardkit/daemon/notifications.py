@@ -1,4 +1,4 @@
-"""Notifications a daemon sends its WorldServers (kicks it passes on are the master's KickAccount)."""
+"""Notifications a daemon sends its WorldServers (it passes on the master's KickAccount too)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Messages of the daemon's port 7000 for WorldServers (its relayed calls are in characters/calls.py)."""
+"""Messages of the daemon's port 7000 for WorldServers (relayed calls: characters/calls.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WorldDaemon process: announces its world to the master, supervises WorldServers, routes to the character server."""
+"""WorldDaemon process: announces its world, supervises WorldServers, links the character server."""
 
 from __future__ import annotations
 
@@ -123,7 +123,8 @@ class WorldDaemon:
 
         @commands.command("status", "world, clusters, population and links")
         async def status(args: list[str]) -> str:
-            lines = [f"world {self.world.name}: {self.status}, {self.clusters.population()} players"]
+            lines = [f"world {self.world.name}: {self.status},"
+                     f" {self.clusters.population()} players"]
             for number, reg in self.clusters.listing():
                 lines.append(f"  cluster {number} at {reg.host}:{reg.port},"
                              f" {self.clusters.populations.get(number, 0)} players")
@@ -201,7 +202,8 @@ class WorldDaemon:
             d.console.host, d.console.port, policy=policy, commands=self.console_commands(),
             banner=f"shardkit daemon of {world.name}",
         )
-        announce(f"daemon {world.name} console (telnet) listening on {d.console.host}:{console.port}"
+        announce(f"daemon {world.name} console (telnet) listening on"
+                 f" {d.console.host}:{console.port}"
                  f" allowing {', '.join(d.console.allowed_ips)}")
         master = settings.server.master
         self.master_link = ServiceLink(

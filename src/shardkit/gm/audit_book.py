@@ -1,4 +1,4 @@
-"""The GM server's audit log: what game masters and the character server did, newest first on reading."""
+"""The GM server's audit log: what game masters and the character server did, newest first."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Game masters' commands on the GM port: log in with a master-issued ticket, restore characters, read the audit log."""
+"""Game masters' commands on the GM port: ticket login, restoring characters, the audit log."""
 
 from __future__ import annotations
 
@@ -46,11 +46,13 @@ class GMCommands:
     async def deleted_characters(
         self, conn: RpcConnection, p: DeletedCharacters
     ) -> list[DeletedCharacterInfo]:
-        """A world's deleted characters, most recently deleted first, with their restore deadline."""
+        """A world's deleted characters, last deleted first, with their restore deadline."""
         return await self.characters.deleted_characters(p.world, p.limit)
 
     @rpc("restore_character", RestoreCharacter, roles=("gm",))
-    async def restore_character(self, conn: RpcConnection, p: RestoreCharacter) -> RestoredCharacter:
+    async def restore_character(
+        self, conn: RpcConnection, p: RestoreCharacter
+    ) -> RestoredCharacter:
         """Undo a character's deletion, within ``restore_days`` of it."""
         target = f"{p.world}/{p.name}"
         try:

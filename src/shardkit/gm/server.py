@@ -1,4 +1,4 @@
-"""GMServer process: port 1998, where the character server writes the audit log and game masters work."""
+"""GMServer process: port 1998, where the character server writes the audit log and GMs work."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WorldImp process: links to a daemon's imp port and starts or stops WorldServers on this machine when asked."""
+"""WorldImp process: links to a daemon's imp port; starts and stops WorldServers when asked."""
 
 from __future__ import annotations
 

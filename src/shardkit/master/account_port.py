@@ -1,4 +1,4 @@
-"""Master port methods for accounts: registration rules, register, SCRAM login, change of password."""
+"""Master port methods for accounts: registration rules, register, SCRAM login, new password."""
 
 from __future__ import annotations
 

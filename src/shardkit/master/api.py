@@ -1,4 +1,4 @@
-"""The master port's published API: what services (daemons, the character server) and players call."""
+"""The master port's published API: what services (daemons, character server) and players call."""
 
 from __future__ import annotations
 

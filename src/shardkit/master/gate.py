@@ -1,4 +1,4 @@
-"""World entry: the world list, world tickets, and the login queue's notifications to waiting players."""
+"""World entry: the world list, world tickets, and the login queue's notices to waiting players."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The master's manhole: a telnet console for administrators (worlds, accounts, sessions, bans, kicks, keys)."""
+"""The master's manhole: a telnet console for administrators (worlds, accounts, bans, kicks)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Messages of the master port (2002): player login and world entry, and the services' world registry."""
+"""Messages of the master port (2002): player login and world entry, the world registry."""
 
 from __future__ import annotations
 

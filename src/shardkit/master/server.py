@@ -1,4 +1,4 @@
-"""MasterServer process: wires the master port, the login guard, sessions, worlds, the manhole and the status page."""
+"""MasterServer process: wires the master port, login guard, sessions, worlds, manhole, status."""
 
 from __future__ import annotations
 

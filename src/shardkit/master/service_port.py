@@ -1,4 +1,4 @@
-"""Master port methods for services: daemons announce their worlds and heartbeat; the character server asks for daemons."""
+"""Master port methods for services: daemons announce worlds and heartbeat; daemons listed."""
 
 from __future__ import annotations
 
@@ -37,5 +37,5 @@ class ServicePort:
 
     @rpc("daemons", roles=("characters",))
     def daemons(self, conn: RpcConnection) -> list[DaemonAddress]:
-        """Where each announced world's daemon takes the character server; later ones are notified."""
+        """Where each announced world's daemon takes the character server (later: notified)."""
         return self.links.character_server_joined(conn)

@@ -1,4 +1,4 @@
-"""The services linked to the master: each world's daemon, and the character servers that follow them."""
+"""The services linked to the master: each world's daemon, and the character servers."""
 
 from __future__ import annotations
 

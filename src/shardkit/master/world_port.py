@@ -1,4 +1,4 @@
-"""Master port methods for logged-in players: the world list, entering a world, leaving its queue."""
+"""Master port methods for logged-in players: the world list, entering a world, its queue."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A character-storage rig: real GM, master, character server and daemon processes, driven as a WorldServer.
+"""A character-storage rig: real GM, master, character server and daemon, driven as a WorldServer.
 
 The rig connects to the daemon's WorldServer port exactly as a WorldServer does, so every
 save it makes travels the production path (daemon -> character server -> database) over
@@ -60,7 +60,8 @@ class CharacterRig:
         self.characters = self._start("characters")
         self.conn = await connect("127.0.0.1", self.settings.worlds[WORLD].daemon.world_port)
         await authenticate_service(self.conn, role="world", name=f"{WORLD}/0",
-                                   secret=self.settings.secrets.key("daemon_link"), peer_role="daemon")
+                                   secret=self.settings.secrets.key("daemon_link"),
+                                   peer_role="daemon")
         version = content_version(content_dir(self.settings.server.cluster.content_dir, self.root))
         await DaemonApi(self.conn).register_cluster(RegisterCluster(0, "127.0.0.1", 1, version))
         await self.wait_for_character_server()

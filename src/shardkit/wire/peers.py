@@ -1,4 +1,4 @@
-"""What components build their peer APIs on: the Peer a call goes to, typed notifications, typed sessions.
+"""What peer APIs are built on: the Peer a call goes to, typed notifications, typed sessions.
 
 - ``Peer``: anything a call can be sent to (an ``RpcConnection``, a ``ServiceLink``, an
   ``InboundLink``). A component never calls a peer by a method-name string of its own: it

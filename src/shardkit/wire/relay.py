@@ -38,7 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Adds:
-    """Fields of a relayed call's params that its entry hop fills in: the caller never sends them."""
+    """Fields of a call's params that its entry hop fills in: the caller never sends them."""
 
     fields: tuple[str, ...]
     what: str  # for people: "the player's active character"
@@ -132,7 +132,7 @@ class Relayed(Generic[P, R]):
         return RelayedCall(self, instance)
 
     def check(self, run: Callable[[RpcConnection, P], None]) -> Check[P]:
-        """A hop's own check of this call, for ``entry_relay``'s or ``middle_relay``'s ``checks``."""
+        """A hop's own check of this call, for the ``checks`` of the relay built for the hop."""
         return Check(self, run)
 
     def serve(self, roles: Iterable[str] | None = None) -> Callable[[F], F]:
@@ -196,7 +196,9 @@ class Relay:
     """One hop of a relayed protocol; ``entry_relay`` and ``middle_relay`` make its subclasses.
 
     ``upstream``: the next hop. ``fill``: for an entry hop, how it fills each ``Adds`` of its
-    calls (every one must have a filler; more are fine, so one mapping serves a whole port). ``checks``: the hop's own checks, run in order before the call is forwarded.
+    calls (every one must have a filler; more are fine, so one mapping serves a whole port).
+    ``checks``: the hop's own checks, run in order before the call is forwarded (checks of
+    another table's calls are left to that table's relay).
     A refusal is an RpcError that the caller gets as the answer; the next hop's answer,
     error or result, is passed back as it came.
     """

@@ -1,4 +1,4 @@
-"""A WorldServer's published API: what its zones and players call (its relayed calls: characters/calls.py)."""
+"""A WorldServer's published API: what its zones and players call (relayed: characters/calls.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The world port's relayed calls: what the WorldServer adds to them and checks itself before its daemon."""
+"""The world port's relayed calls: what the WorldServer adds and checks before its daemon."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from shardkit.characters.calls import (
     CharacterCalls,
     GuildCalls,
 )
-from shardkit.characters.names import character_name_problem, guild_name_problem
+from shardkit.characters.names import check_character_name, check_guild_name
 from shardkit.wire.relay import Adds, Check, Filler, entry_relay
-from shardkit.wire.rpc import RpcError
 from shardkit.world.players import Players
 from shardkit.world.session import account_of, session_of
 
@@ -23,11 +22,6 @@ CharacterPort = entry_relay(
     doc="Characters on the world port: players list, create, delete and rename theirs; zones"
         " load and save; each goes to the daemon with the account (and spawn point) added.",
 )
-
-
-def _name_ok(problem: str | None) -> None:
-    if problem:
-        raise RpcError("bad_name", problem)
 
 
 def fillers(spawn: tuple[str, float, float]) -> Mapping[Adds, Filler]:
@@ -44,11 +38,9 @@ def checks(players: Players) -> list[Check[Any]]:
     """What the world port checks itself: name rules (the character server checks them again),
     and that a zone loads only for the account's latest entry here."""
     return [
-        CharacterCalls.create_character.check(lambda conn, p: _name_ok(
-            character_name_problem(p.name))),
-        CharacterCalls.rename_character.check(lambda conn, p: _name_ok(
-            character_name_problem(p.new_name))),
+        CharacterCalls.create_character.check(lambda conn, p: check_character_name(p.name)),
+        CharacterCalls.rename_character.check(lambda conn, p: check_character_name(p.new_name)),
         CharacterCalls.load_character.check(lambda conn, p: players.check_entry(
             conn, p.account_id)),
-        GuildCalls.guild_create.check(lambda conn, p: _name_ok(guild_name_problem(p.guild))),
+        GuildCalls.guild_create.check(lambda conn, p: check_guild_name(p.guild)),
     ]

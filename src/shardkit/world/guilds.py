@@ -1,4 +1,4 @@
-"""Guilds on the world port: players act as their active character; guild chat from the daemon reaches members here."""
+"""Guilds on the world port: as the active character; guild chat from the daemon to members."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notifications a WorldServer sends its players (and the master's ``kicked``, which it sends too)."""
+"""Notifications a WorldServer sends its players (and the master's ``kicked``, which it sends)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The players on a WorldServer: one connection per account, and which entry may put a character in play."""
+"""The players on a WorldServer: one connection per account, and which entry may play."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The world port's own methods: a player's ticket login and entry into the game, and its zones' reports."""
+"""The world port's own methods: ticket login, entering the game, and its zones' reports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Messages of a WorldServer's port (2006 + cluster): players' ticket login and game entry, and its zones.
+"""Messages of a WorldServer's port (2006 + cluster): players' login and game entry, its zones.
 
 The character and guild calls it relays are declared in characters/calls.py.
 """

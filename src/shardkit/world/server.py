@@ -1,4 +1,4 @@
-"""WorldServer process: admits clients holding a master ticket, manages characters, runs its zone processes."""
+"""WorldServer process: admits ticket holders, relays their characters, runs its zone processes."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from shardkit.wire.rpc import RpcConnection, RpcError
 class WorldSession:
     """One player's connection to this WorldServer (``conn.session``)."""
 
-    ticket_expires_at: float = 0.0  # of the world ticket it logged in with: tells kicks old from new
+    ticket_expires_at: float = 0.0  # of its world ticket: tells a kick's target old from new
     character_id: int | None = None  # the character it entered the game with
     character: str = ""
     zone: str = ""  # where that character plays

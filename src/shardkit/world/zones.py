@@ -1,4 +1,4 @@
-"""A WorldServer's zone processes as it sees them: which are up, on which port, with how many players."""
+"""A WorldServer's zone processes as it sees them: which are up, where, with how many players."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A zone's published API: what its WorldServer calls over the zone's link, and what players call."""
+"""A zone's published API: what its WorldServer calls over the zone's link, and players call."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notifications a zone sends its players: what they see, hear and what became of their character."""
+"""Notifications a zone sends its players: what they see, hear, and what became of them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simulation process: one zone's port for players, its tick loop, and saves through its WorldServer."""
+"""Simulation process: one zone's port for players, its tick loop, saves through its WorldServer."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ MAX_CHAT = 256
 
 
 class Player:
-    """A player in the zone: the simulated entity, its connection, its saved state, its chat budget."""
+    """A player in the zone: its simulated entity, connection, saved state and chat budget."""
 
     __slots__ = ("chat", "conn", "entity", "row", "save_lock", "state")
 
@@ -135,8 +135,10 @@ class ZoneServer:
         self.bind = bind
         self.link_key = derive_key(secret, "zone-link")
         self.redeemer = TicketRedeemer(derive_key(secret, "zone-ticket"), kind="zone")
-        zone_def = load_content(content_dir(settings.server.cluster.content_dir, settings.root)).zone(name)
-        self.sim = Simulation(width=zone_def.width, height=zone_def.height, view_radius=world.view_radius)
+        content = load_content(content_dir(settings.server.cluster.content_dir, settings.root))
+        zone_def = content.zone(name)
+        self.sim = Simulation(width=zone_def.width, height=zone_def.height,
+                              view_radius=world.view_radius)
         self.players: dict[int, Player] = {}
         self.by_account: dict[int, Player] = {}
         self.admissions = KeyedTurns()  # per account: entering, replacing and kicking in turn
@@ -204,7 +206,7 @@ class ZoneServer:
         return await self.save(player, final=final)
 
     async def save(self, player: Player, *, final: bool = False) -> bool:
-        """Save one player's state through the world; True once the character server committed it."""
+        """Save a player's state through the world; True once the character server committed it."""
         async with player.save_lock:
             entity = player.entity
             state = msgspec.structs.replace(player.state, zone=self.name, x=entity.x, y=entity.y)
@@ -257,8 +259,10 @@ class ZoneServer:
         players = self.players
         for player in players.values():
             # rows are encoded once per entity per tick (msgspec.Raw), not once per viewer
-            rows = [players[other.id].row for other in sim.visible_to(player.entity) if other.id in players]
-            player.conn.send_encoded(encode_notice(Snapshot(sim.tick, cast(list[SnapshotRow], rows))))
+            rows = [players[other.id].row for other in sim.visible_to(player.entity)
+                    if other.id in players]
+            snapshot = Snapshot(sim.tick, cast(list[SnapshotRow], rows))
+            player.conn.send_encoded(encode_notice(snapshot))
 
     async def _tick_loop(self) -> None:
         period = 1.0 / self.world.tick_hz
@@ -278,7 +282,8 @@ class ZoneServer:
             await asyncio.sleep(self.save_interval)
             started = time.monotonic()
             await asyncio.gather(*(self.save(p) for p in list(self.players.values())))
-            log.debug("periodic save of %d players took %.3f s", len(self.players), time.monotonic() - started)
+            log.debug("periodic save of %d players took %.3f s", len(self.players),
+                      time.monotonic() - started)
 
     # ----------------------------------------------------------------- run
     async def _on_world_up(self, conn: RpcConnection) -> None:
@@ -286,7 +291,8 @@ class ZoneServer:
         await WorldZoneApi(conn).zone_ready(self.name, self.port.port)
 
     async def run(self, stop: asyncio.Event) -> int:
-        self.port = await serve(self.bind, self.requested_port, Router.for_services(PlayerPort(self)))
+        self.port = await serve(self.bind, self.requested_port,
+                                Router.for_services(PlayerPort(self)))
         announce(f"zone {self.name} listening on {self.bind}:{self.port.port}")
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
@@ -295,7 +301,8 @@ class ZoneServer:
         )
         self.world_api = WorldZoneApi(self.world_link)
         self.world_link.start()
-        tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves())]
+        tasks = [asyncio.create_task(self._tick_loop()),
+                 asyncio.create_task(self._periodic_saves())]
         await stop.wait()
         log.info("zone %s stopping: saving %d players", self.name, len(self.players))
         for task in tasks:

@@ -1,4 +1,4 @@
-"""What a WorldServer sends its zones about players: kicks (the character is saved, then dropped)."""
+"""What a WorldServer sends its zones about players: kicks (saved first, then dropped)."""
 
 from __future__ import annotations
 
