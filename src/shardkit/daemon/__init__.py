@@ -1,1 +1,1 @@
-"""WorldDaemon: one per world; announces it, supervises its WorldServers, links the character server."""
+"""WorldDaemon: one per world; announces it, supervises its WorldServers, links characters."""

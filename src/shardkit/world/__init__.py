@@ -1,1 +1,1 @@
-"""WorldServer: admits ticket holders, relays their characters to its daemon, runs zone processes."""
+"""WorldServer: admits ticket holders, relays their characters, runs its zone processes."""
