@@ -111,7 +111,7 @@ class Relayed(Generic[P, R]):
         self.name = name
         self.entry_name = self.entry_name or name
         self.table = owner
-        self.entry_params = _without(self.params, self.added_fields, self.entry_name)
+        self.entry_params = _without(self.params, self.added_fields, self.entry_name, owner)
 
     def __repr__(self) -> str:
         return f"<relayed {self.table.__name__}.{self.name}>"
@@ -168,8 +168,13 @@ def calls_of(table: type[RelayTable]) -> list[Relayed[Any, Any]]:
     return [value for value in vars(table).values() if isinstance(value, Relayed)]
 
 
-def _without(params: type[P], names: tuple[str, ...], call: str) -> type[msgspec.Struct] | None:
-    """``params`` without the fields ``names`` (what the entry hop's caller sends), or None."""
+def _without(params: type[P], names: tuple[str, ...], call: str,
+             table: type) -> type[msgspec.Struct] | None:
+    """``params`` without the fields ``names`` (what the entry hop's caller sends), or None.
+
+    The struct made is kept on the table (``GuildCalls.GuildCreateParams``), so it has a
+    name that pickle and people can find.
+    """
     if not names:
         return params
     fields = msgspec.structs.fields(params)
@@ -188,8 +193,11 @@ def _without(params: type[P], names: tuple[str, ...], call: str) -> type[msgspec
             kept.append((f.name, f.type))
     if not kept:
         return None
-    camel = re.sub(r"(?:^|_)(\w)", lambda m: m.group(1).upper(), call)
-    return msgspec.defstruct(f"{camel}Params", kept, array_like=True, module=params.__module__)
+    name = re.sub(r"(?:^|_)(\w)", lambda m: m.group(1).upper(), call) + "Params"
+    made = msgspec.defstruct(name, kept, array_like=True, module=table.__module__)
+    made.__qualname__ = f"{table.__qualname__}.{name}"
+    setattr(table, name, made)
+    return made
 
 
 class Relay:
