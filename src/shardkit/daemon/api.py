@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from shardkit.daemon.backups import (
+from shardkit.daemon.backup_schemas import (
     ChunkReceived,
     FetchedChunk,
     StoredBackup,

@@ -13,13 +13,8 @@ from typing import IO, Any, Final
 
 from shardkit.config.settings import Settings
 from shardkit.daemon.api import BackupVaultApi
-from shardkit.daemon.backups import (
-    MAX_CHUNK_BYTES,
-    ChunkReceived,
-    StoredBackup,
-    UploadDone,
-    check_backup_name,
-)
+from shardkit.daemon.backup_schemas import ChunkReceived, StoredBackup, UploadDone
+from shardkit.daemon.backups import MAX_CHUNK_BYTES, check_backup_name
 from shardkit.runtime.private_files import create_private_dirs
 from shardkit.store.backup import BackupError, file_sha256, fsync_dir, write_checksum
 from shardkit.wire.handshake import authenticate_service
