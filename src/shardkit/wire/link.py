@@ -53,7 +53,10 @@ class Link:
 
     async def call(self, method: str, *params: Any, wait_s: float | None = None) -> Any:
         """Call over the link, waiting up to ``wait_s`` (default the link's) for it to be up."""
-        return await (await self.connection(wait_s)).call(method, *params)
+        conn = self.conn
+        if conn is None or not self.up.is_set():
+            conn = await self.connection(wait_s)
+        return await conn.call(method, *params)
 
     async def call_as(self, result_type: type[T], method: str, *params: Any) -> T:
         """Call over the link and convert the result into ``result_type``."""
