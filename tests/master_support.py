@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 
 from shardkit.config.settings import Settings, load_settings
-from shardkit.master.schemas import AnnounceWorld, KickAccount
+from shardkit.master.notifications import KickAccount
+from shardkit.master.schemas import AnnounceWorld
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import (

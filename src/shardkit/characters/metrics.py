@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from shardkit.runtime.metrics import ProcessMetrics
+import time
 
-__all__ = ["BATCH_SIZE_BUCKETS", "SAVE_RESULTS", "CharacterMetrics"]
+from shardkit.runtime.metrics import ProcessMetrics
+from shardkit.store.character_saves import SaveResult
+from shardkit.store.character_types import CharacterState
+from shardkit.store.save_batcher import SaveBatcher
+
+__all__ = ["BATCH_SIZE_BUCKETS", "SAVE_RESULTS", "CharacterMetrics", "MeteredSaves"]
 
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 SAVE_RESULTS = ("ok", "stale", "not_found", "error")
@@ -38,3 +43,23 @@ class CharacterMetrics(ProcessMetrics):
         self.commit_seconds.observe(seconds)
         if not ok:
             self.commit_failures.inc()
+
+
+class MeteredSaves:
+    """A SaveBatcher seen by the metrics: each save's time to its answer and its result."""
+
+    def __init__(self, batcher: SaveBatcher, metrics: CharacterMetrics) -> None:
+        self.batcher = batcher
+        self.metrics = metrics
+
+    async def save(self, state: CharacterState) -> SaveResult:
+        """``SaveBatcher.save``, counted: answered only after the commit, as that is."""
+        started = time.perf_counter()
+        try:
+            result = await self.batcher.save(state)
+        except Exception:
+            self.metrics.saves.labels("error").inc()
+            raise
+        self.metrics.save_seconds.observe(time.perf_counter() - started)
+        self.metrics.saves.labels("ok" if result.ok else result.reason or "refused").inc()
+        return result

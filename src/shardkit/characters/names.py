@@ -6,6 +6,8 @@ import re
 from functools import cache
 from importlib import resources
 
+from shardkit.wire.rpc import RpcError
+
 CHARACTER_MIN, CHARACTER_MAX = 3, 16
 GUILD_MIN, GUILD_MAX = 3, 24
 
@@ -71,3 +73,17 @@ def guild_name_problem(name: str) -> str | None:
     if _DOUBLED.search(name):
         return "guild names have no two spaces, ' or - next to each other"
     return _common_problem(name)
+
+
+def check_character_name(name: str) -> None:
+    """Refuse a character name that breaks the rules: ``bad_name``, saying which rule."""
+    problem = character_name_problem(name)
+    if problem:
+        raise RpcError("bad_name", problem)
+
+
+def check_guild_name(name: str) -> None:
+    """Refuse a guild name that breaks the rules: ``bad_name``, saying which rule."""
+    problem = guild_name_problem(name)
+    if problem:
+        raise RpcError("bad_name", problem)

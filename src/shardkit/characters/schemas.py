@@ -1,4 +1,4 @@
-"""Messages of the character server, as its daemons call it over their 7001 link."""
+"""Messages of the character server: what daemons (7001 link) and the GM server (1998) call."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ class CharacterSummary(msgspec.Struct):
     level: int
 
 
-class ListCharacters(msgspec.Struct, array_like=True):
-    world: str
+# Params as the character server takes them from a daemon. The world is never a param: it is
+# the daemon's, taken from the authenticated link. The WorldServer fills in the account (or the
+# active character) itself; see characters/calls.py for what each call's caller sends.
+
+
+class AccountRef(msgspec.Struct, array_like=True):
     account_id: int
 
 
 class CreateCharacter(msgspec.Struct, array_like=True):
-    world: str
     account_id: int
     name: str
     zone: str
@@ -32,7 +35,6 @@ class CreateCharacter(msgspec.Struct, array_like=True):
 
 
 class CharacterRef(msgspec.Struct, array_like=True):
-    world: str
     account_id: int
     name: str
 
@@ -50,7 +52,6 @@ class SaveResult(msgspec.Struct):
 
 
 class RenameCharacter(msgspec.Struct, array_like=True):
-    world: str
     account_id: int
     name: str
     new_name: str
@@ -61,24 +62,20 @@ class RenameCharacter(msgspec.Struct, array_like=True):
 
 
 class GuildAct(msgspec.Struct, array_like=True):
-    world: str
     character_id: int
 
 
 class GuildNamed(msgspec.Struct, array_like=True):
-    world: str
     character_id: int
     guild: str
 
 
 class GuildTarget(msgspec.Struct, array_like=True):
-    world: str
     character_id: int
     character: str
 
 
 class GuildText(msgspec.Struct, array_like=True):
-    world: str
     character_id: int
     text: str
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from shardkit.characters.schemas import DeletedCharacterInfo, RestoredCharacter
 from shardkit.client.session import GameClient
-from shardkit.gm.schemas import GMEntry, GMWelcome
+from shardkit.gm.api import GMApi
+from shardkit.gm.schemas import GMWelcome
+from shardkit.master.api import MasterPlayerApi
 from shardkit.wire.rpc import RpcConnection, RpcError, connect
 
 
@@ -24,28 +24,26 @@ class GMClient:
         """SCRAM login on the master, a GM ticket from it, and ``gm_login`` on the GM port."""
         await self.player.login(name, password)
         assert self.player.master is not None
-        entry = msgspec.convert(await self.player.master.call("gm_ticket"), GMEntry)
+        entry = await MasterPlayerApi(self.player.master).gm_ticket()
         if self.gm is not None:
             self.gm.close("logging in again")
         self.gm = await connect(entry.host, entry.port)
-        self.welcome = msgspec.convert(await self.gm.call("gm_login", entry.ticket), GMWelcome)
+        self.welcome = await GMApi(self.gm).gm_login(entry.ticket)
         return self.welcome
 
-    def _gm(self) -> RpcConnection:
+    def _gm(self) -> GMApi:
         if self.gm is None or self.gm.closed.is_set():
             raise RpcError("not_logged_in", "log in as a game master first")
-        return self.gm
+        return GMApi(self.gm)
 
     async def deleted_characters(self, world: str, limit: int = 50) -> list[DeletedCharacterInfo]:
-        result = await self._gm().call("deleted_characters", world, limit)
-        return msgspec.convert(result, list[DeletedCharacterInfo])
+        return await self._gm().deleted_characters(world, limit)
 
     async def restore_character(self, world: str, name: str) -> RestoredCharacter:
-        result = await self._gm().call("restore_character", world, name)
-        return msgspec.convert(result, RestoredCharacter)
+        return await self._gm().restore_character(world, name)
 
     async def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(await self._gm().call("audit_log", limit))
+        return await self._gm().audit_log(limit)
 
     async def close(self) -> None:
         if self.gm is not None:

@@ -5,169 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from shardkit.characters.schemas import CharacterSummary
+from shardkit.characters.calls import CharacterCalls
+from shardkit.client.events import ClientState, Seen, ServerEvents
 from shardkit.client.guilds import GuildCalls
 from shardkit.master.accounts_rules import password_problem
-from shardkit.master.schemas import (
-    AccountInfo,
-    LoginDone,
-    LoginStarted,
-    QueuePosition,
-    QueueReady,
-    RegistrationRules,
-    WorldEntry,
-    WorldInfo,
-)
-from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect, params_of, rpc
+from shardkit.master.api import MasterPlayerApi
+from shardkit.master.schemas import AccountInfo, RegisterParams, WorldEntry, WorldInfo
+from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect
 from shardkit.wire.scram import ScramClientSession, ScramError, make_verifier
-from shardkit.world.schemas import Welcome, ZoneEntry
+from shardkit.world.api import WorldPlayerApi
+from shardkit.world.schemas import Welcome
+from shardkit.zone.api import ZonePlayerApi
 from shardkit.zone.schemas import Entered
 
-
-class SnapshotMsg(msgspec.Struct, array_like=True):
-    tick: int
-    rows: list[tuple[int, str, float, float]]
-
-
-class ChatMsg(msgspec.Struct, array_like=True):
-    speaker: str
-    text: str
-
-
-class TextMsg(msgspec.Struct, array_like=True):
-    text: str
-
-
-class EntityMsg(msgspec.Struct, array_like=True):
-    entity_id: int
-
-
-class SavedMsg(msgspec.Struct, array_like=True):
-    version: int
-    zone: str
-    x: float
-    y: float
-
-
-class ErrorMsg(msgspec.Struct, array_like=True):
-    error: dict[str, str]
-
-
-class GuildChatMsg(msgspec.Struct, array_like=True):
-    guild: str
-    speaker: str
-    text: str
-
-
-@dataclass
-class Seen:
-    """Another entity as the last snapshot showed it."""
-
-    name: str
-    x: float
-    y: float
-    tick: int
-
-
-@dataclass
-class ClientState:
-    """Everything the servers told this client, for a UI or a test to read."""
-
-    tick: int = 0
-    seen: dict[int, Seen] = field(default_factory=dict)
-    chat: list[tuple[str, str]] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    kicked: str | None = None
-    zone_lost: str | None = None
-    snapshots: int = 0
-    saved: SavedMsg | None = None  # the last state the character server acknowledged
-    guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
-    queue_position: int | None = None  # our place in a full world's login queue (1 = next)
-    queue_ready: WorldEntry | None = None  # the ticket the queue gave us
-
-
-class ServerEvents:
-    """Notifications servers send a player; each updates ClientState and wakes waiters."""
-
-    def __init__(self, client: GameClient) -> None:
-        self.client = client
-
-    @rpc("snapshot", SnapshotMsg, public=True)
-    def snapshot(self, conn: RpcConnection, p: SnapshotMsg) -> None:
-        """What the player can see this tick: [[entity_id, name, x, y], ...]."""
-        state = self.client.state
-        state.tick = p.tick
-        state.snapshots += 1
-        state.seen = {eid: Seen(name, x, y, p.tick) for eid, name, x, y in p.rows}
-        self.client.changed()
-
-    @rpc("chat", ChatMsg, public=True)
-    def chat(self, conn: RpcConnection, p: ChatMsg) -> None:
-        """Someone in the zone said something."""
-        self.client.state.chat.append((p.speaker, p.text))
-        self.client.changed()
-
-    @rpc("left", EntityMsg, public=True)
-    def left(self, conn: RpcConnection, p: EntityMsg) -> None:
-        """An entity left the zone."""
-        self.client.state.seen.pop(p.entity_id, None)
-        self.client.changed()
-
-    @rpc("kicked", TextMsg, public=True)
-    def kicked(self, conn: RpcConnection, p: TextMsg) -> None:
-        """The server is about to disconnect us, and says why."""
-        if conn is self.client.leaving_zone:
-            return  # the zone we are leaving for another one puts us out of play there: expected
-        self.client.state.kicked = p.text
-        self.client.changed()
-
-    @rpc("broadcast", TextMsg, public=True)
-    def broadcast(self, conn: RpcConnection, p: TextMsg) -> None:
-        """A message from the administrators to everyone."""
-        self.client.state.notices.append(p.text)
-        self.client.changed()
-
-    @rpc("zone_lost", TextMsg, public=True)
-    def zone_lost(self, conn: RpcConnection, p: TextMsg) -> None:
-        """Our zone process went down; enter the game again once it is back."""
-        self.client.state.zone_lost = p.text
-        self.client.changed()
-
-    @rpc("saved", SavedMsg, public=True)
-    def saved(self, conn: RpcConnection, p: SavedMsg) -> None:
-        """The character server committed our character at this version and place."""
-        self.client.state.saved = p
-        self.client.changed()
-
-    @rpc("guild_chat", GuildChatMsg, public=True)
-    def guild_chat(self, conn: RpcConnection, p: GuildChatMsg) -> None:
-        """A member of our guild said something (on any WorldServer of the world)."""
-        self.client.state.guild_chat.append((p.guild, p.speaker, p.text))
-        self.client.changed()
-
-    @rpc("queue_position", QueuePosition, public=True)
-    def queue_position(self, conn: RpcConnection, p: QueuePosition) -> None:
-        """Our place in a full world's login queue changed (1 = next in line)."""
-        self.client.state.queue_position = p.position
-        self.client.changed()
-
-    @rpc("queue_ready", QueueReady, public=True)
-    def queue_ready(self, conn: RpcConnection, p: QueueReady) -> None:
-        """Our turn in the queue came: the world's address and our ticket."""
-        self.client.state.queue_ready = WorldEntry(p.world, p.host, p.port, p.ticket)
-        self.client.state.queue_position = None
-        self.client.changed()
-
-    @rpc("error", ErrorMsg, public=True)
-    def error(self, conn: RpcConnection, p: ErrorMsg) -> None:
-        """A server-side error about something we sent as a notification."""
-        self.client.state.notices.append(f"error: {p.error.get('message', p.error)}")
-        self.client.changed()
+__all__ = ["ClientState", "GameClient", "Seen", "ServerEvents"]
 
 
 Dial = Callable[[str, int, Router], Awaitable[RpcConnection]]
@@ -176,7 +29,16 @@ Dial = Callable[[str, int, Router], Awaitable[RpcConnection]]
 
 
 class GameClient(GuildCalls):
-    """One player's connections: master, then a world, then a zone."""
+    """One player's connections: master, then a world, then a zone.
+
+    The character calls of the world port (and the guild calls of ``GuildCalls``) come from
+    the relayed-call tables in characters/calls.py: each returns the table's result type.
+    """
+
+    characters = CharacterCalls.list_characters
+    create_character = CharacterCalls.create_character
+    delete_character = CharacterCalls.delete_character
+    rename_character = CharacterCalls.rename_character
 
     def __init__(self, host: str = "127.0.0.1", port: int = 2002, dial: Dial = connect) -> None:
         self.host = host
@@ -229,13 +91,15 @@ class GameClient(GuildCalls):
         if problem:
             raise RpcError("bad_password", problem)
         master = await self._master()
-        rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
+        api = MasterPlayerApi(master)
+        rules = await api.registration_rules()
         verifier = await asyncio.to_thread(make_verifier, password, rules.iterations)
         try:
-            result = await master.call("register", name, *params_of(verifier), registration_key)
+            return await api.register(RegisterParams(
+                name, verifier.salt, verifier.stored_key, verifier.server_key, verifier.iterations,
+                registration_key))
         finally:
             self._drop_master()  # log in on a fresh connection: this one was never authenticated
-        return msgspec.convert(result, AccountInfo)
 
     def _drop_master(self) -> None:
         if self.master is not None:
@@ -245,11 +109,12 @@ class GameClient(GuildCalls):
     async def login(self, name: str, password: str) -> AccountInfo:
         """SCRAM-SHA-256 login: proves the password without sending it, and checks the server too."""
         master = await self._master()
+        api = MasterPlayerApi(master)
         scram = ScramClientSession(name, password)
-        started = msgspec.convert(await master.call("login_start", name, scram.first()), LoginStarted)
+        started = await api.login_start(name, scram.first())
         client_final = await asyncio.to_thread(scram.final, started.server_first)
         try:
-            done = msgspec.convert(await master.call("login_finish", client_final), LoginDone)
+            done = await api.login_finish(client_final)
         except RpcError:
             self._drop_master()  # a failed login leaves nothing worth keeping on this connection
             raise
@@ -262,8 +127,7 @@ class GameClient(GuildCalls):
         return done.account
 
     async def worlds(self) -> list[WorldInfo]:
-        master = await self._master()
-        return msgspec.convert(await master.call("worlds"), list[WorldInfo])
+        return await MasterPlayerApi(await self._master()).worlds()
 
     # --------------------------------------------------------------- world
     async def enter_world(self, name: str, port: int | None = None) -> Welcome:
@@ -275,18 +139,19 @@ class GameClient(GuildCalls):
         if self.world is not None:
             self.world.close("changing world")
         self.world = await self._dial(entry.host, port or entry.port, self._router)
-        welcome = msgspec.convert(await self.world.call("ticket_login", entry.ticket), Welcome)
+        welcome = await WorldPlayerApi(self.world).ticket_login(entry.ticket)
         self.world_name = welcome.world
         return welcome
 
     async def _world_ticket(self, name: str, queue_timeout: float = 3600.0) -> WorldEntry:
         """A ticket for the world; if it is full, wait in its queue (``state.queue_position``)."""
         master = await self._master()
+        api = MasterPlayerApi(master)
         self.state.queue_ready = None
-        answer = await master.call("enter_world", name)
-        if not (isinstance(answer, dict) and answer.get("queued")):
-            return msgspec.convert(answer, WorldEntry)
-        self.state.queue_position = int(answer.get("position", 0)) or None
+        answer = await api.enter_world(name)
+        if isinstance(answer, WorldEntry):
+            return answer
+        self.state.queue_position = answer.position or None
         self.changed()
         ready = asyncio.ensure_future(self.wait_for(lambda s: s.queue_ready, queue_timeout))
         lost = asyncio.ensure_future(master.closed.wait())
@@ -301,7 +166,7 @@ class GameClient(GuildCalls):
         try:
             entry: WorldEntry = ready.result()
         except TimeoutError:
-            master.notify("leave_queue", name)
+            api.leave_queue(name)
             raise RpcError("timeout", f"still queued for {name}; gave up waiting") from None
         return entry
 
@@ -310,38 +175,22 @@ class GameClient(GuildCalls):
         problem = password_problem(new_password, self.account.name if self.account else "")
         if problem:
             raise RpcError("bad_password", problem)
-        master = await self._master()
-        rules = msgspec.convert(await master.call("registration_rules"), RegistrationRules)
+        api = MasterPlayerApi(await self._master())
+        rules = await api.registration_rules()
         verifier = await asyncio.to_thread(make_verifier, new_password, rules.iterations)
-        await master.call("change_password", *params_of(verifier))
+        await api.change_password(verifier)
 
     def _in_world(self) -> RpcConnection:
         if self.world is None or self.world.closed.is_set():
             raise RpcError("not_in_world", "enter a world first")
         return self.world
 
-    async def characters(self) -> list[CharacterSummary]:
-        return msgspec.convert(await self._in_world().call("characters"), list[CharacterSummary])
-
-    async def create_character(self, name: str) -> CharacterSummary:
-        return msgspec.convert(
-            await self._in_world().call("create_character", name), CharacterSummary
-        )
-
-    async def delete_character(self, name: str) -> None:
-        await self._in_world().call("delete_character", name)
-
-    async def rename_character(self, name: str, new_name: str) -> CharacterSummary:
-        return msgspec.convert(
-            await self._in_world().call("rename_character", name, new_name), CharacterSummary
-        )
-
     # ---------------------------------------------------------------- zone
     async def enter_game(self, character: str) -> Entered:
         """Ask the world for a zone and a zone ticket, and enter the zone."""
         self.leaving_zone = self.zone
         try:
-            entry = msgspec.convert(await self._in_world().call("enter_game", character), ZoneEntry)
+            entry = await WorldPlayerApi(self._in_world()).enter_game(character)
         except BaseException:
             self.leaving_zone = None
             raise
@@ -350,7 +199,7 @@ class GameClient(GuildCalls):
         self.state.zone_lost = None
         self.state.seen.clear()
         self.zone = await self._dial(entry.host, entry.port, self._router)
-        self.entered = msgspec.convert(await self.zone.call("zone_login", entry.ticket), Entered)
+        self.entered = await ZonePlayerApi(self.zone).zone_login(entry.ticket)
         return self.entered
 
     def _in_zone(self) -> RpcConnection:
@@ -360,10 +209,10 @@ class GameClient(GuildCalls):
 
     def move(self, dx: float, dy: float) -> None:
         """Walk in a direction (each axis -1..1); (0, 0) stops."""
-        self._in_zone().notify("input", dx, dy)
+        ZonePlayerApi(self._in_zone()).input(dx, dy)
 
     def say(self, text: str) -> None:
-        self._in_zone().notify("say", text)
+        ZonePlayerApi(self._in_zone()).say(text)
 
     def me(self) -> Seen | None:
         if self.entered is None:
@@ -375,8 +224,7 @@ class GameClient(GuildCalls):
         saved = True
         if self.zone is not None and not self.zone.closed.is_set():
             try:
-                answer = await self.zone.call("logout")
-                saved = bool(isinstance(answer, dict) and answer.get("ok"))
+                saved = (await ZonePlayerApi(self.zone).logout()).ok
             finally:
                 self.zone.close("logged out")
         self.zone = None

@@ -1,1 +1,1 @@
-"""WorldDaemon: one per world; announces it to the master, supervises its WorldServers, routes to the character server."""
+"""WorldDaemon: one per world; announces it, supervises its WorldServers, links characters."""

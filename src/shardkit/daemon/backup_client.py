@@ -11,18 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
 
-import msgspec
-
 from shardkit.config.settings import Settings
-from shardkit.daemon.backups import (
-    MAX_CHUNK_BYTES,
-    ChunkReceived,
-    FetchedChunk,
-    StoredBackup,
-    UploadDone,
-    UploadStarted,
-    check_backup_name,
-)
+from shardkit.daemon.api import BackupVaultApi
+from shardkit.daemon.backup_schemas import ChunkReceived, StoredBackup, UploadDone
+from shardkit.daemon.backups import MAX_CHUNK_BYTES, check_backup_name
 from shardkit.runtime.private_files import create_private_dirs
 from shardkit.store.backup import BackupError, file_sha256, fsync_dir, write_checksum
 from shardkit.wire.handshake import authenticate_service
@@ -60,7 +52,8 @@ async def _send_chunks(
     conn: RpcConnection, upload_id: str, handle: IO[bytes], size: int, progress: Progress | None
 ) -> None:
     """Send the file in order, keeping up to WINDOW chunks in flight."""
-    pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+    vault = BackupVaultApi(conn)
+    pending: collections.deque[asyncio.Future[ChunkReceived]] = collections.deque()
     offset = 0
     try:
         while offset < size or pending:
@@ -68,11 +61,10 @@ async def _send_chunks(
                 data = await asyncio.to_thread(handle.read, min(MAX_CHUNK_BYTES, size - offset))
                 if not data:
                     raise BackupError("the backup file shrank while it was being uploaded")
-                pending.append(asyncio.ensure_future(
-                    conn.call("backup_chunk", upload_id, offset, data)))
+                pending.append(asyncio.ensure_future(vault.chunk(upload_id, offset, data)))
                 offset += len(data)
                 continue
-            done = msgspec.convert(await pending.popleft(), ChunkReceived)
+            done = await pending.popleft()
             if progress is not None:
                 progress(done.received, size)
     finally:
@@ -91,15 +83,14 @@ async def upload_backup(
     check_backup_name(path.name)
     size = (await asyncio.to_thread(path.stat)).st_size
     digest = sha256 or await file_sha256(path)
-    started = msgspec.convert(
-        await conn.call("backup_begin", path.name, size, digest), UploadStarted)
+    vault = BackupVaultApi(conn)
+    started = await vault.begin(path.name, size, digest)
     handle = await asyncio.to_thread(open, path, "rb")
     try:
         await _send_chunks(conn, started.upload_id, handle, size, progress)
     finally:
         await asyncio.to_thread(handle.close)
-    done = msgspec.convert(
-        await conn.call("backup_end", started.upload_id, timeout=END_TIMEOUT_S), UploadDone)
+    done = await vault.end(started.upload_id, timeout=END_TIMEOUT_S)
     if done.sha256 != digest or done.size != size:
         raise BackupError(f"the daemon stored {done.size} bytes with sha256 {done.sha256}, "
                           f"but {path.name} has {size} bytes with sha256 {digest}")
@@ -108,7 +99,7 @@ async def upload_backup(
 
 async def list_backups(conn: RpcConnection) -> list[StoredBackup]:
     """The backups stored in the vault."""
-    return msgspec.convert(await conn.call("backup_list"), list[StoredBackup])
+    return await BackupVaultApi(conn).list()
 
 
 def _open_new(path: Path) -> IO[bytes]:
@@ -156,11 +147,11 @@ async def _receive(
     conn: RpcConnection, stored: StoredBackup, handle: IO[bytes], progress: Progress | None
 ) -> str:
     """Read the backup chunk by chunk into ``handle``; returns its sha256 once it matched."""
+    vault = BackupVaultApi(conn)
     digest = hashlib.sha256()
     offset = 0
     while offset < stored.size:
-        chunk = msgspec.convert(
-            await conn.call("backup_fetch", stored.name, offset, MAX_CHUNK_BYTES), FetchedChunk)
+        chunk = await vault.fetch(stored.name, offset, MAX_CHUNK_BYTES)
         if not chunk.data:
             raise BackupError(f"{stored.name} ended at {offset} of {stored.size} bytes")
         await asyncio.to_thread(_append, handle, digest, chunk.data)

@@ -14,9 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-import msgspec
-
 from shardkit.config.settings import Settings, WorldSettings
+from shardkit.daemon.backup_schemas import (
+    BackupBegin,
+    BackupChunk,
+    BackupEnd,
+    BackupFetch,
+    ChunkReceived,
+    FetchedChunk,
+    StoredBackup,
+    UploadDone,
+    UploadStarted,
+)
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.private_files import ensure_private_dir
 from shardkit.store.backup import (
@@ -42,56 +51,6 @@ ROLES: Final[tuple[str, ...]] = ("backup",)
 
 BACKUP_NAME: Final[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SHA256_HEX: Final[re.Pattern[str]] = re.compile(r"^[0-9a-f]{64}$")
-
-
-class BackupBegin(msgspec.Struct, array_like=True):
-    name: str
-    size: int
-    sha256: str
-
-
-class BackupChunk(msgspec.Struct, array_like=True):
-    upload_id: str
-    offset: int
-    data: bytes
-
-
-class BackupEnd(msgspec.Struct, array_like=True):
-    upload_id: str
-
-
-class BackupFetch(msgspec.Struct, array_like=True):
-    name: str
-    offset: int
-    length: int
-
-
-class UploadStarted(msgspec.Struct):
-    upload_id: str
-    max_chunk_bytes: int
-
-
-class ChunkReceived(msgspec.Struct):
-    received: int
-
-
-class UploadDone(msgspec.Struct):
-    ok: bool
-    name: str
-    sha256: str
-    size: int
-
-
-class StoredBackup(msgspec.Struct):
-    name: str
-    size: int
-    sha256: str
-    modified_at: str  # RFC 3339, UTC
-
-
-class FetchedChunk(msgspec.Struct):
-    data: bytes
-    size: int
 
 
 def check_backup_name(name: str) -> None:
@@ -155,6 +114,7 @@ class BackupVault:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._uploads: dict[str, _Upload] = {}
+        self._watched: set[RpcConnection] = set()  # connections whose close aborts their uploads
         self._prepared: asyncio.Future[None] | None = None
 
     @classmethod
@@ -214,11 +174,12 @@ class BackupVault:
         return upload
 
     def _watch(self, conn: RpcConnection) -> None:
-        if not conn.state.get("backup_vault_watch"):
-            conn.state["backup_vault_watch"] = True
+        if conn not in self._watched:
+            self._watched.add(conn)
             conn.on_close(self._connection_closed)
 
     async def _connection_closed(self, conn: RpcConnection) -> None:
+        self._watched.discard(conn)
         for upload in [u for u in self._uploads.values() if u.owner is conn]:
             await self._abort(upload)
             log.info("backup upload of %s abandoned (%s): partial file removed",

@@ -1,37 +1,33 @@
-"""WorldDaemon process: announces its world to the master, supervises WorldServers, routes to the character server."""
+"""WorldDaemon process: announces its world, supervises WorldServers, links the character server."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from shardkit.characters.schemas import SaveCharacter
+from shardkit.characters.api import CharactersApi
 from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
-from shardkit.daemon.guilds import GuildForwarding
+from shardkit.daemon.characters import CharacterForwarding
+from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
-from shardkit.daemon.schemas import (
-    AccountCharacter,
-    AccountCharacters,
-    CharacterRename,
-    NewCharacter,
-    Population,
-    RegisterCluster,
-    StartWorld,
-)
-from shardkit.master.schemas import AnnounceWorld
+from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
+from shardkit.imp.api import ImpApi
+from shardkit.imp.schemas import StartWorld, StopWorld
+from shardkit.master.api import MasterServiceApi
+from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
-from shardkit.wire.link import ServiceLink
-from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, params_of, rpc, serve
+from shardkit.wire.link import InboundLink, ServiceLink
+from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, rpc, serve
 
 log = logging.getLogger("shardkit.daemon")
 
@@ -39,72 +35,35 @@ HEARTBEAT_S = 1.0
 
 
 class WorldServerPort:
-    """Methods of port 7000, for this world's WorldServers."""
+    """Methods of port 7000 for this world's WorldServers (their relayed calls aside)."""
 
-    def __init__(self, daemon: WorldDaemon) -> None:
-        self.daemon = daemon
+    def __init__(self, clusters: ClusterRegistry) -> None:
+        self.clusters = clusters
 
     @rpc("register_cluster", RegisterCluster, roles=("world",))
-    def register_cluster(self, conn: RpcConnection, p: RegisterCluster) -> dict[str, Any]:
+    def register_cluster(self, conn: RpcConnection, p: RegisterCluster) -> ClusterRegistered:
         """A WorldServer reports for duty with the address clients reach it at."""
-        self.daemon.cluster_registered(conn, p)
-        return {"ok": True, "world": self.daemon.world.name}
+        self.clusters.register(conn, p)
+        return ClusterRegistered(True, self.clusters.world)
 
     @rpc("population", Population, roles=("world",))
     def population(self, conn: RpcConnection, p: Population) -> None:
         """A WorldServer's player count (a notification)."""
-        self.daemon.populations[p.number] = max(0, p.players)
-
-    @rpc("list_characters", AccountCharacters, roles=("world",))
-    async def list_characters(self, conn: RpcConnection, p: AccountCharacters) -> Any:
-        """The account's characters in this world (from the character server)."""
-        return await self.daemon.characters("list_characters", self.daemon.world.name, p.account_id)
-
-    @rpc("create_character", NewCharacter, roles=("world",))
-    async def create_character(self, conn: RpcConnection, p: NewCharacter) -> Any:
-        """Create a character in this world."""
-        return await self.daemon.characters(
-            "create_character", self.daemon.world.name, p.account_id, p.name, p.zone, p.x, p.y
-        )
-
-    @rpc("delete_character", AccountCharacter, roles=("world",))
-    async def delete_character(self, conn: RpcConnection, p: AccountCharacter) -> Any:
-        """Delete one of the account's characters."""
-        return await self.daemon.characters("delete_character", self.daemon.world.name, p.account_id, p.name)
-
-    @rpc("load_character", AccountCharacter, roles=("world",))
-    async def load_character(self, conn: RpcConnection, p: AccountCharacter) -> Any:
-        """Load a character to put it in play."""
-        return await self.daemon.characters("load_character", self.daemon.world.name, p.account_id, p.name)
-
-    @rpc("rename_character", CharacterRename, roles=("world",))
-    async def rename_character(self, conn: RpcConnection, p: CharacterRename) -> Any:
-        """Rename one of the account's characters (not while it is in play)."""
-        return await self.daemon.characters("rename_character", self.daemon.world.name, p.account_id, p.name, p.new_name)
-
-    @rpc("save_character", SaveCharacter, roles=("world",))
-    async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> Any:
-        """Save a character; answered after the character server committed it."""
-        if p.state.world != self.daemon.world.name:
-            raise RpcError("forbidden", "a world server saves only its own world's characters")
-        return await self.daemon.characters("save_character", p.state, p.final)
+        self.clusters.set_population(p.number, p.players)
 
 
 class WorldDaemon:
     def __init__(self, settings: Settings, world: WorldSettings) -> None:
         self.settings = settings
         self.world = world
-        self.populations: dict[int, int] = {}
-        self.clusters: dict[int, tuple[RpcConnection, RegisterCluster]] = {}
-        self.characters_conn: RpcConnection | None = None
-        self.characters_up = asyncio.Event()
+        self.clusters = ClusterRegistry(world.name, self._cluster_registered)
+        self.characters = InboundLink("the character server", on_up=self._check_content)
         self.imps: dict[str, RpcConnection] = {}
         self.children: dict[int, Child] = {}
         self.status = "up"
         self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
         self.characters_port = world.daemon.characters_port
-        self.content_version: str | None = None  # the character server's, once it is linked
         self.metrics = self._declare_metrics()
         self._registered_before: set[int] = set()  # cluster numbers that registered already
 
@@ -123,86 +82,29 @@ class WorldDaemon:
             "WorldServers that registered again (restarted after a crash, hang or reboot).",
             ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
-                           lambda: {world: sum(self.populations.values())}, labels)
+                           lambda: {world: self.clusters.population()}, labels)
         metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
                            lambda: {world: len(self.imps)}, labels)
         metrics.live_gauge("shardkit_daemon_character_server_linked",
                            "1 while the character server is linked, else 0.",
-                           lambda: {world: float(self.characters_up.is_set())}, labels)
+                           lambda: {world: float(self.characters.up.is_set())}, labels)
         return metrics
 
     # ------------------------------------------------------------ clusters
-    def _content_problem(self, p: RegisterCluster) -> str | None:
-        if self.content_version is None or p.content_version == self.content_version:
-            return None
-        return (f"WorldServer {self.world.name}/{p.number} has content {p.content_version or 'unknown'}"
-                f" but the character server has {self.content_version}; deploy the same content"
-                " (cluster.content_dir) to both")
-
-    def cluster_registered(self, conn: RpcConnection, p: RegisterCluster) -> None:
-        problem = self._content_problem(p)
-        if problem:
-            log.error("refused: %s", quote(problem, 300))
-            raise RpcError("content_mismatch", problem)
-        self.clusters[p.number] = (conn, p)
-        self.populations.setdefault(p.number, 0)
-        if p.number in self._registered_before:
-            self.restarts.labels(self.world.name, str(p.number)).inc()
-        self._registered_before.add(p.number)
-        log.info("cluster %s of %s registered at %s:%s", p.number, self.world.name, quote(p.host),
-                 p.port)
-
-        def gone(_c: RpcConnection) -> None:
-            if self.clusters.get(p.number, (None,))[0] is conn:
-                del self.clusters[p.number]
-                self.populations.pop(p.number, None)
-
-        conn.on_close(gone)
+    def _cluster_registered(self, number: int) -> None:
+        if number in self._registered_before:
+            self.restarts.labels(self.world.name, str(number)).inc()
+        self._registered_before.add(number)
         if self.master_link is not None and self.master_link.conn is not None:
             background(self._announce(self.master_link.conn))
 
     def entry_point(self) -> tuple[str, int]:
-        if self.clusters:
-            _, first = self.clusters[min(self.clusters)]
-            return first.host, first.port
-        return self.settings.server.cluster.public_address, self.world.world_port
-
-    async def characters(self, method: str, *params: Any) -> Any:
-        """Call the character server over its link to our port 7001."""
-        if not self.characters_up.is_set():
-            try:
-                await asyncio.wait_for(self.characters_up.wait(), 10.0)
-            except TimeoutError:
-                raise RpcError("unavailable", "the character server is not connected") from None
-        assert self.characters_conn is not None
-        return await self.characters_conn.call(method, *params)
-
-    def _characters_connected(self, conn: RpcConnection) -> None:
-        old = self.characters_conn
-        if old is not None and old is not conn:
-            old.close("replaced by a newer character server link")
-        self.characters_conn = conn
-        log.info("character server linked from %s", conn.peer_ip)
-        background(self._check_content(conn))
-
-        def gone(c: RpcConnection) -> None:
-            if self.characters_conn is c:
-                self.characters_conn = None
-                self.characters_up.clear()
-                log.warning("character server link lost")
-
-        conn.on_close(gone)
+        return self.clusters.entry_point() or (self.settings.server.cluster.public_address,
+                                               self.world.world_port)
 
     async def _check_content(self, conn: RpcConnection) -> None:
         """Learn the character server's content version; drop WorldServers that differ."""
-        self.content_version = str(await conn.call("content_version"))
-        self.characters_up.set()
-        for world_conn, registration in list(self.clusters.values()):
-            problem = self._content_problem(registration)
-            if problem:
-                log.error("dropping: %s", quote(problem, 300))
-                world_conn.notify("error", {"code": "content_mismatch", "message": problem})
-                world_conn.close("content mismatch")
+        self.clusters.content_known(await CharactersApi(conn).content_version())
 
     # ---------------------------------------------------------------- imps
     def _imp_connected(self, conn: RpcConnection) -> None:
@@ -218,7 +120,8 @@ class WorldDaemon:
     async def _start_on_imp(self, conn: RpcConnection, spec: ClusterSpec) -> None:
         daemon = self.world.daemon
         try:
-            await conn.call("start_world", *params_of(StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port)))
+            await ImpApi(conn).start_world(
+                StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port))
         except RpcError as exc:
             log.error("imp could not start cluster %s: %s", spec.number, quote(exc))
 
@@ -229,10 +132,10 @@ class WorldDaemon:
             return
         host, port = self.entry_point()
         cfg = self.settings.server.cluster
-        await conn.call("announce_world", *params_of(AnnounceWorld(
+        await MasterServiceApi(conn).announce_world(AnnounceWorld(
             self.world.name, host, port, cfg.public_address, self.characters_port,
             self.world.capacity,
-        )))
+        ))
         announce(f"world {self.world.name} is on the master's list at {host}:{port}")
 
     async def _heartbeats(self) -> None:
@@ -240,7 +143,8 @@ class WorldDaemon:
             await asyncio.sleep(HEARTBEAT_S)
             if self.master_link is not None:
                 status = self.status if self.clusters else "down"
-                self.master_link.notify("heartbeat", self.world.name, sum(self.populations.values()), status)
+                MasterServiceApi(self.master_link).heartbeat(
+                    Heartbeat(self.world.name, self.clusters.population(), status))
 
     # ------------------------------------------------------------- console
     def console_commands(self) -> CommandSet:
@@ -248,10 +152,13 @@ class WorldDaemon:
 
         @commands.command("status", "world, clusters, population and links")
         async def status(args: list[str]) -> str:
-            lines = [f"world {self.world.name}: {self.status}, {sum(self.populations.values())} players"]
-            for number, (_conn, reg) in sorted(self.clusters.items()):
-                lines.append(f"  cluster {number} at {reg.host}:{reg.port}, {self.populations.get(number, 0)} players")
-            lines.append(f"  character server: {'linked' if self.characters_up.is_set() else 'not linked'}")
+            lines = [f"world {self.world.name}: {self.status},"
+                     f" {self.clusters.population()} players"]
+            for number, reg in self.clusters.listing():
+                lines.append(f"  cluster {number} at {reg.host}:{reg.port},"
+                             f" {self.clusters.populations.get(number, 0)} players")
+            linked = "linked" if self.characters.up.is_set() else "not linked"
+            lines.append(f"  character server: {linked}")
             lines.append(f"  imps: {', '.join(sorted(self.imps)) or 'none'}")
             return "\n".join(lines)
 
@@ -274,7 +181,7 @@ class WorldDaemon:
         for name, conn in self.imps.items():
             for spec in self.world.clusters:
                 if spec.runs_on == f"imp:{name}":
-                    await conn.call("stop_world", self.world.name, spec.number)
+                    await ImpApi(conn).stop_world(StopWorld(self.world.name, spec.number))
                     await self._start_on_imp(conn, spec)
         self.status = "up"
 
@@ -301,12 +208,17 @@ class WorldDaemon:
         d = world.daemon
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
-                WorldServerPort(self), GuildForwarding(self), BackupVault.for_world(settings, world), ServiceAuth(
-                    {"world": secret, "backup": settings.secrets.key("characters_link")},
-                    world.name))),
+                WorldServerPort(self.clusters),
+                CharacterForwarding(self.characters),
+                GuildForwarding(self.characters),
+                GuildChat(CharactersApi(self.characters), self.clusters,
+                          chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                BackupVault.for_world(settings, world),
+                ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
+                            world.name))),
             await serve(bind, d.characters_port, Router.for_services(
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
-                            self._characters_connected))),
+                            self.characters.attach))),
             await serve(bind, d.imp_port, Router.for_services(
                 ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
         ]
@@ -319,7 +231,8 @@ class WorldDaemon:
             d.console.host, d.console.port, policy=policy, commands=self.console_commands(),
             banner=f"shardkit daemon of {world.name}",
         )
-        announce(f"daemon {world.name} console (telnet) listening on {d.console.host}:{console.port}"
+        announce(f"daemon {world.name} console (telnet) listening on"
+                 f" {d.console.host}:{console.port}"
                  f" allowing {', '.join(d.console.allowed_ips)}")
         metrics = await self.metrics.serve(settings.server.cluster.metrics_host, d.metrics_port,
                                            f"daemon {world.name}")
@@ -327,7 +240,7 @@ class WorldDaemon:
         self.master_link = ServiceLink(
             master.host, master.port, role="daemon", name=world.name,
             secret=settings.secrets.key("master_link"), peer_role="master", on_up=self._announce,
-            router=Router.for_services(MasterEvents(self)),
+            router=Router.for_services(MasterEvents(self.clusters)),
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())

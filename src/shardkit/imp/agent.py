@@ -1,19 +1,19 @@
-"""WorldImp process: links to a daemon's imp port and starts or stops WorldServers on this machine when asked."""
+"""WorldImp process: links to a daemon's imp port; starts and stops WorldServers when asked."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
-from typing import Any
 
 from shardkit.config.settings import Settings
-from shardkit.daemon.schemas import StartWorld, StopWorld
+from shardkit.imp.schemas import ImpWorld, Started, StartWorld, StopWorld
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.link import ServiceLink
+from shardkit.wire.peers import Ok
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, rpc
 
 log = logging.getLogger("shardkit.imp")
@@ -26,23 +26,22 @@ class ImpService:
         self.imp = imp
 
     @rpc("start_world", StartWorld, roles=("daemon",))
-    def start_world(self, conn: RpcConnection, p: StartWorld) -> dict[str, Any]:
+    def start_world(self, conn: RpcConnection, p: StartWorld) -> Started:
         """Start (or keep running) the WorldServer of a cluster, dialing back to the daemon."""
-        return {"ok": True, "pid": self.imp.start_world(p)}
+        return Started(True, self.imp.start_world(p))
 
     @rpc("stop_world", StopWorld, roles=("daemon",))
-    async def stop_world(self, conn: RpcConnection, p: StopWorld) -> dict[str, Any]:
+    async def stop_world(self, conn: RpcConnection, p: StopWorld) -> Ok:
         """Stop the WorldServer of a cluster."""
         child = self.imp.children.pop((p.world, p.cluster), None)
         if child is not None:
             await child.stop()
-        return {"ok": True}
+        return Ok()
 
     @rpc("imp_status", roles=("daemon",))
-    def imp_status(self, conn: RpcConnection) -> list[dict[str, Any]]:
+    def imp_status(self, conn: RpcConnection) -> list[ImpWorld]:
         """The WorldServers this imp runs."""
-        return [{"world": w, "cluster": n, "pid": c.pid, "starts": c.starts}
-                for (w, n), c in sorted(self.imp.children.items())]
+        return [ImpWorld(w, n, c.pid, c.starts) for (w, n), c in sorted(self.imp.children.items())]
 
 
 class WorldImp:

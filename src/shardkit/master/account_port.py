@@ -1,12 +1,18 @@
-"""Master port methods for accounts: registration rules, register, SCRAM login, change of password."""
+"""Master port methods for accounts: registration rules, register, SCRAM login, new password."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
+from shardkit.config.settings import Master as MasterSettings
+from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.accounts_rules import MIN_PASSWORD_LENGTH, NAME_PATTERN, name_problem
+from shardkit.master.bans import BanList
+from shardkit.master.login_guard import LoginGuard
+from shardkit.master.login_log import LoginLog
+from shardkit.master.metrics import MasterMetrics
 from shardkit.master.schemas import (
     AccountInfo,
     ChangePassword,
@@ -17,14 +23,13 @@ from shardkit.master.schemas import (
     RegisterParams,
     RegistrationRules,
 )
+from shardkit.master.session import PendingLogin, sessions
 from shardkit.runtime.peerlog import quote
-from shardkit.store.accounts import AccountRecord, KeyRefused, NameTaken
+from shardkit.store.accounts import AccountRecord, AccountStore, KeyRefused, NameTaken
 from shardkit.wire.handshake import close_after_reply
+from shardkit.wire.peers import Ok
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
 from shardkit.wire.scram import ScramError, ScramServerSession, Verifier
-
-if TYPE_CHECKING:
-    from shardkit.master.server import MasterServer
 
 log = logging.getLogger("shardkit.master")
 
@@ -45,9 +50,28 @@ def verifier_problem(salt: bytes, stored_key: bytes, server_key: bytes, iteratio
 class AccountPort:
     """Players register (sending only a verifier), log in with SCRAM-SHA-256 and change password."""
 
-    def __init__(self, master: MasterServer) -> None:
-        self.master = master
-        self.cfg = master.settings.server.master
+    def __init__(
+        self,
+        cfg: MasterSettings,
+        *,
+        accounts: AccountStore,
+        lookup: AccountLookup,
+        guard: LoginGuard,
+        login_log: LoginLog,
+        bans: BanList,
+        metrics: MasterMetrics,
+        open_session: Callable[[RpcConnection, int], None],
+        decoy: Callable[[str], Verifier],
+    ) -> None:
+        self.cfg = cfg
+        self.accounts = accounts
+        self.lookup = lookup
+        self.guard = guard
+        self.login_log = login_log
+        self.bans = bans
+        self.metrics = metrics
+        self.open_session = open_session
+        self.decoy = decoy
 
     @rpc("registration_rules", public=True)
     def registration_rules(self, conn: RpcConnection) -> RegistrationRules:
@@ -58,18 +82,18 @@ class AccountPort:
     @rpc("register", RegisterParams, public=True)
     async def register(self, conn: RpcConnection, p: RegisterParams) -> AccountInfo:
         """Create an account from a client-made SCRAM verifier (the password never crosses the wire)."""
-        with self.master.metrics.timer("register"):
+        with self.metrics.timer("register"):
             try:
                 record = await self._register(conn, p)
             except RpcError as exc:
-                self.master.metrics.registrations.labels(exc.code).inc()
+                self.metrics.registrations.labels(exc.code).inc()
                 raise
-        self.master.metrics.registrations.labels("ok").inc()
+        self.metrics.registrations.labels("ok").inc()
         log.info("registered account %s from %s", quote(record.name), conn.peer_ip)
         return AccountInfo(record.id, record.name, record.role)
 
     async def _register(self, conn: RpcConnection, p: RegisterParams) -> AccountRecord:
-        guard = self.master.guard
+        guard = self.guard
         guard.check_registration(conn.peer_ip)
         problem = name_problem(p.username)
         if problem:
@@ -83,7 +107,7 @@ class AccountPort:
             raise RpcError("bad_registration_key", "registration needs a registration key")
         guard.registering(conn.peer_ip)
         try:
-            return await self.master.accounts.create(
+            return await self.accounts.create(
                 p.username, p.salt, p.stored_key, p.server_key, p.iterations,
                 registration_key=key if self.cfg.registration_keys_required else None,
             )
@@ -96,15 +120,15 @@ class AccountPort:
     @rpc("login_start", LoginStart, public=True)
     async def login_start(self, conn: RpcConnection, p: LoginStart) -> LoginStarted:
         """SCRAM-SHA-256 step 1: send client-first, get server-first (salt, iterations, nonce)."""
-        with self.master.metrics.timer("login_start"):
+        with self.metrics.timer("login_start"):
             if conn.identity is not None:
                 raise RpcError("already_authenticated", "this connection is already logged in")
-            self.master.guard.check_ip(conn.peer_ip)
-            record = await self.master.account_lookup.get_by_name(p.username)
-            await self.master.guard.check_account(conn.peer_ip, p.username,
+            self.guard.check_ip(conn.peer_ip)
+            record = await self.lookup.get_by_name(p.username)
+            await self.guard.check_account(conn.peer_ip, p.username,
                                                   record.id if record else None)
             if record is None:
-                verifier = self.master.decoy(p.username)
+                verifier = self.decoy(p.username)
             else:
                 verifier = Verifier(record.salt, record.stored_key, record.server_key,
                                     record.iterations)
@@ -115,7 +139,7 @@ class AccountPort:
                 raise RpcError("bad_params", f"`client_first` is not SCRAM: {exc}") from None
             if (session.username or "").casefold() != p.username.casefold():
                 raise RpcError("bad_params", "`client_first` names another user than `username`")
-            conn.state["scram"] = (session, record, p.username)
+            sessions.of(conn).login = PendingLogin(session, record, p.username)
             return LoginStarted(server_first)
 
     @rpc("login_finish", LoginFinish, public=True)
@@ -125,19 +149,20 @@ class AccountPort:
         try:
             done = await self._login_finish(conn, p)
         except RpcError as exc:
-            self.master.metrics.logins.labels(exc.code).inc()
+            self.metrics.logins.labels(exc.code).inc()
             raise
         finally:
-            self.master.metrics.latency.labels("login_finish").observe(time.perf_counter() - started)
-        self.master.metrics.logins.labels("ok").inc()
+            self.metrics.latency.labels("login_finish").observe(time.perf_counter() - started)
+        self.metrics.logins.labels("ok").inc()
         return done
 
     async def _login_finish(self, conn: RpcConnection, p: LoginFinish) -> LoginDone:
-        pending = conn.state.pop("scram", None)
+        state = sessions.of(conn)
+        pending, state.login = state.login, None
         if pending is None:
             raise RpcError("auth_failed", "call login_start first")
-        session, record, name = pending
-        guard, ip = self.master.guard, conn.peer_ip
+        session, record, name = pending.scram, pending.record, pending.username
+        guard, ip = self.guard, conn.peer_ip
         if guard.account_wait(name) > 0:
             await guard.check_account(ip, name, record.id if record else None)
         # From here to the failure count nothing awaits: parallel attempts cannot overrun the budget.
@@ -145,26 +170,26 @@ class AccountPort:
         server_final = self._check_proof(session, record, p.client_final)
         if server_final is None:
             guard.failed(ip, name)
-            failures = conn.state.get("failures", 0) + 1
-            conn.state["failures"] = failures
-            await self.master.login_log.record(record.id if record else None, ip, False)
+            state.failed_logins += 1
+            failures = state.failed_logins
+            await self.login_log.record(record.id if record else None, ip, False)
             if failures >= MAX_LOGIN_FAILURES_PER_CONNECTION:
                 close_after_reply(conn, "too many failed logins")
             raise RpcError("auth_failed", "wrong name or password")
         assert record is not None
-        ban = self.master.bans.for_account(record.id)
+        ban = self.bans.for_account(record.id)
         if ban is not None:
-            await self.master.login_log.record(record.id, ip, False)
-            raise RpcError("banned", self.master.bans.message_for(ban))
+            await self.login_log.record(record.id, ip, False)
+            raise RpcError("banned", self.bans.message_for(ban))
         conn.identity = Identity("player", record.name, record.id)
         try:
-            self.master.open_session(conn, record.id)
+            self.open_session(conn, record.id)
         except RpcError:
             conn.identity = None
             raise
         guard.succeeded(ip, record.id)
         try:
-            await self.master.login_log.record(record.id, ip, True)
+            await self.login_log.record(record.id, ip, True)
         except Exception:  # not durable, so not logged in: the client may simply try again
             conn.identity = None
             close_after_reply(conn, "login history unavailable")
@@ -179,19 +204,19 @@ class AccountPort:
         except (ScramError, ValueError):
             server_final = None
         ok = server_final is not None and record is not None
-        self.master.metrics.password_checks.labels("ok" if ok else "failed").inc()
+        self.metrics.password_checks.labels("ok" if ok else "failed").inc()
         return server_final if ok else None
 
     @rpc("change_password", ChangePassword)
-    async def change_password(self, conn: RpcConnection, p: ChangePassword) -> dict[str, Any]:
+    async def change_password(self, conn: RpcConnection, p: ChangePassword) -> Ok:
         """Replace the logged-in account's verifier with a new client-made one."""
         problem = verifier_problem(p.salt, p.stored_key, p.server_key, p.iterations,
                                    self.cfg.scram_iterations)
         if problem:
             raise RpcError("bad_params", problem)
         assert conn.identity is not None and conn.identity.account_id is not None
-        await self.master.accounts.set_verifier(conn.identity.account_id, p.salt, p.stored_key,
+        await self.accounts.set_verifier(conn.identity.account_id, p.salt, p.stored_key,
                                                 p.server_key, p.iterations)
         log.info("account %s changed its password from %s", quote(conn.identity.name),
                  conn.peer_ip)
-        return {"ok": True}
+        return Ok()

@@ -1,4 +1,4 @@
-"""World entry: the world list, world tickets, and the login queue's notifications to waiting players."""
+"""World entry: the world list, world tickets, and the login queue's notices to waiting players."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 
 from shardkit.master.metrics import MasterMetrics
+from shardkit.master.notifications import QueuePosition, QueueReady
 from shardkit.master.queue import LoginQueues, QueueFull
-from shardkit.master.schemas import QueuePlace, QueueReady, WorldEntry, WorldInfo
+from shardkit.master.schemas import QueuePlace, WorldEntry, WorldInfo
 from shardkit.master.worlds import WorldRegistry
 from shardkit.runtime.peerlog import quote
-from shardkit.wire.rpc import RpcConnection, RpcError, params_of
+from shardkit.wire.peers import notify
+from shardkit.wire.rpc import RpcConnection, RpcError
 from shardkit.wire.tickets import issue_ticket
 
 __all__ = ["WorldGate"]
@@ -37,6 +39,7 @@ class WorldGate:
         self._ttl = ticket_ttl_s
         self._metrics = metrics
         self._clock = clock
+        self._watched: set[RpcConnection] = set()  # queued connections whose close we follow
 
     # ------------------------------------------------------------ listing
     def listing(self) -> list[WorldInfo]:
@@ -121,11 +124,12 @@ class WorldGate:
             self.advance(left)
 
     def _watch(self, conn: RpcConnection) -> None:
-        if not conn.state.get("queue_watch"):
-            conn.state["queue_watch"] = True
+        if conn not in self._watched:
+            self._watched.add(conn)
             conn.on_close(self._connection_closed)
 
     def _connection_closed(self, conn: RpcConnection) -> None:
+        self._watched.discard(conn)
         if conn.identity is not None and conn.identity.account_id is not None:
             left = self.queues.leave(conn.identity.account_id, contact=conn)
             if left is not None:
@@ -149,11 +153,10 @@ class WorldGate:
                     continue
                 entry = self._issue(waiter.account_id, conn.identity.name, world)
                 self._metrics.tickets.labels("queue").inc()
-                conn.notify("queue_ready", *params_of(QueueReady(
-                    entry.world, entry.host, entry.port, entry.ticket)))
+                notify(conn, QueueReady(entry.world, entry.host, entry.port, entry.ticket))
                 log.info("%s leaves the queue for %s", quote(conn.identity.name), quote(world))
         for waiter, position in self.queues.moved(world):
-            waiter.contact.notify("queue_position", world, position)
+            notify(waiter.contact, QueuePosition(world, position))
 
 
 def _account(conn: RpcConnection) -> tuple[int, str]:

@@ -1,21 +1,33 @@
-"""The master's manhole: a telnet console for administrators (worlds, accounts, sessions, bans, kicks, keys)."""
+"""The master's manhole: a telnet console for administrators (worlds, accounts, bans, kicks)."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from shardkit.config.settings import Settings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet, UsageError, int_arg
 from shardkit.console.telnet import TelnetConsole, start_telnet_console
-from shardkit.master.bans import PERMANENT_WORDS, ActiveBan, parse_duration, parse_network
+from shardkit.master.bans import (
+    PERMANENT_WORDS,
+    ActiveBan,
+    BanList,
+    Network,
+    parse_duration,
+    parse_network,
+)
+from shardkit.master.gate import WorldGate
+from shardkit.master.metrics import MasterMetrics
+from shardkit.master.notifications import Broadcast
+from shardkit.master.queue import LoginQueues
+from shardkit.master.sessions import SessionTable
 from shardkit.runtime.main import announce
+from shardkit.store.accounts import AccountStore, RegistrationKeyStore
 from shardkit.store.master_tables import ROLES
-
-if TYPE_CHECKING:
-    from shardkit.master.server import MasterServer
+from shardkit.wire.peers import notify
 
 __all__ = ["build_commands", "start_manhole"]
 
@@ -36,7 +48,30 @@ def _when(ban: ActiveBan) -> str:
     return f"{max(1, round(ban.expires_at - time.time()))} s left"
 
 
-def build_commands(master: MasterServer) -> CommandSet:
+class MasterAdmin(Protocol):
+    """What the manhole administers: the running master's state and its admin actions."""
+
+    settings: Settings
+    metrics: MasterMetrics
+    sessions: SessionTable
+    queues: LoginQueues
+    gate: WorldGate
+    bans: BanList
+    accounts: AccountStore
+    registration_keys: RegistrationKeyStore
+
+    def uptime_s(self) -> float: ...
+    def request_stop(self) -> None: ...
+    def kick_account(self, account_id: int, reason: str, cause: str) -> tuple[bool, int]: ...
+    async def ban_account(self, account_id: int, reason: str, seconds: float | None,
+                          by: str) -> ActiveBan: ...
+    async def ban_network(self, network: Network, reason: str, seconds: float | None,
+                          by: str) -> ActiveBan: ...
+    async def unban_account(self, account_id: int, by: str) -> int: ...
+    async def unban_network(self, network: Network, by: str) -> int: ...
+
+
+def build_commands(master: MasterAdmin) -> CommandSet:
     """Every manhole command, bound to one running master."""
     commands = CommandSet()
 
@@ -172,7 +207,7 @@ def build_commands(master: MasterServer) -> CommandSet:
             return "usage: broadcast <text>"
         count = 0
         for conn in master.sessions:
-            conn.notify("broadcast", text)
+            notify(conn, Broadcast(text))
             count += 1
         return f"sent to {count} players"
 
@@ -191,7 +226,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-async def start_manhole(master: MasterServer) -> TelnetConsole:
+async def start_manhole(master: MasterAdmin) -> TelnetConsole:
     """Start the telnet console on the configured address and say where, and who may use it."""
     settings = master.settings
     manhole = settings.server.master.manhole

@@ -1,4 +1,4 @@
-"""Messages of the master port (2002): player login and world entry, and the services' world registry."""
+"""Messages of the master port (2002): player login and world entry, the world registry."""
 
 from __future__ import annotations
 
@@ -86,22 +86,6 @@ class QueuePlace(msgspec.Struct):
     queued: bool = True
 
 
-class QueuePosition(msgspec.Struct, array_like=True):
-    """Notification master -> player: our place in a world's queue changed."""
-
-    world: str
-    position: int
-
-
-class QueueReady(msgspec.Struct, array_like=True):
-    """Notification master -> player: our turn came; the params are a WorldEntry's fields."""
-
-    world: str
-    host: str
-    port: int
-    ticket: bytes
-
-
 # ----------------------------------------------------------------- services
 class AnnounceWorld(msgspec.Struct, array_like=True):
     name: str
@@ -124,23 +108,3 @@ class DaemonAddress(msgspec.Struct):
     world: str
     host: str
     port: int
-
-
-class WorldAnnounced(msgspec.Struct, array_like=True):
-    """Notification master -> character server: a world's daemon takes characters at host:port."""
-
-    world: str
-    host: str
-    port: int
-
-
-class KickAccount(msgspec.Struct, array_like=True):
-    """Notification master -> daemon -> world servers -> zones: put this account out of play.
-
-    ``tickets_before``: a world server only drops a connection whose world ticket expires at or
-    before this master time (so a newer session of the account is left alone); 0 drops any.
-    """
-
-    account_id: int
-    reason: str
-    tickets_before: float = 0.0

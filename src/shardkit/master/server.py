@@ -1,4 +1,4 @@
-"""MasterServer process: wires the master port, the login guard, sessions, worlds, the manhole and the status page."""
+"""MasterServer process: wires the master port, login guard, sessions, worlds, manhole, status."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from shardkit.master.login_guard import LoginGuard
 from shardkit.master.login_log import LoginLog
 from shardkit.master.manhole import start_manhole
 from shardkit.master.metrics import MasterMetrics
+from shardkit.master.notifications import KickAccount
 from shardkit.master.queue import LoginQueues
-from shardkit.master.schemas import AnnounceWorld, DaemonAddress, KickAccount
 from shardkit.master.service_port import ServicePort
+from shardkit.master.services import ServiceLinks
 from shardkit.master.sessions import REPLACED_TEXT, SessionTable
 from shardkit.master.status_page import status_app
 from shardkit.master.world_port import WorldPort
@@ -30,7 +31,7 @@ from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountStore, BanStore, RegistrationKeyStore
 from shardkit.store.database import Database, utcnow
 from shardkit.wire.handshake import ServiceAuth, derive_key
-from shardkit.wire.rpc import Router, RpcConnection, RpcServer, params_of, serve
+from shardkit.wire.rpc import Router, RpcConnection, RpcServer, serve
 from shardkit.wire.scram import Verifier, decoy_verifier
 
 __all__ = ["MasterServer"]
@@ -52,8 +53,7 @@ class MasterServer:
         self.sessions = SessionTable(cfg.session_policy)
         self.bans = BanList()
         self._decoy_key = derive_key(settings.secrets.key("master_link"), "scram-decoy")
-        self.daemons: dict[str, RpcConnection] = {}  # world -> the daemon that announced it
-        self.character_servers: set[RpcConnection] = set()
+        self.services = ServiceLinks(self.registry, self.gate)
         self.accounts: AccountStore
         self.account_lookup: AccountLookup
         self.ban_store: BanStore
@@ -111,9 +111,7 @@ class MasterServer:
     def tell_worlds(self, account_id: int, reason: str) -> int:
         """Notify every world's daemon: ``kick_account [account_id, reason, tickets_before]``."""
         kick = KickAccount(account_id, reason, self.gate.tickets_issued_before_now())
-        for daemon in self.daemons.values():
-            daemon.notify("kick_account", *params_of(kick))
-        return len(self.daemons)
+        return self.services.kick_everywhere(kick)
 
     # ---------------------------------------------------------------- bans
     async def ban_account(self, account_id: int, reason: str, seconds: float | None,
@@ -149,25 +147,6 @@ class MasterServer:
         self.bans.lift(lambda b: b.network == network)
         return lifted
 
-    # -------------------------------------------------------------- worlds
-    def world_announced(self, conn: RpcConnection, world: AnnounceWorld) -> None:
-        self.registry.announce(world)
-        self.daemons[world.name] = conn
-        log.info("world %s announced at %s:%s", quote(world.name), quote(world.host), world.port)
-
-        def gone(c: RpcConnection) -> None:
-            if self.daemons.get(world.name) is c:
-                del self.daemons[world.name]
-                self.registry.mark_down(world.name)
-
-        if not conn.state.get("announced"):  # a daemon re-announces on the same link often
-            conn.state["announced"] = True
-            conn.on_close(gone)
-        address = DaemonAddress(world.name, world.characters_host, world.characters_port)
-        for characters in self.character_servers:
-            characters.notify("world_announced", *params_of(address))
-        self.gate.advance(world.name)
-
     # ----------------------------------------------------------------- run
     async def _open_database(self) -> None:
         cfg = self.settings.server.master
@@ -202,7 +181,13 @@ class MasterServer:
         settings = self.settings
         await self._open_database()
         router = Router.for_services(
-            AccountPort(self), WorldPort(self), ServicePort(self),
+            AccountPort(
+                settings.server.master, accounts=self.accounts, lookup=self.account_lookup,
+                guard=self.guard, login_log=self.login_log, bans=self.bans,
+                metrics=self.metrics, open_session=self.open_session, decoy=self.decoy,
+            ),
+            WorldPort(self.gate, self.metrics),
+            ServicePort(self.registry, self.gate, self.services),
             GMTicketService(self.accounts, settings),
             ServiceAuth({"daemon": settings.secrets.key("master_link"),
                          "characters": settings.secrets.key("characters_link")}, "master"),

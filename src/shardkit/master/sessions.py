@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterator
 from typing import Literal
 
+from shardkit.master.notifications import Kicked
+from shardkit.wire.peers import notify
 from shardkit.wire.rpc import RpcConnection, RpcError
 
 __all__ = ["SessionTable"]
@@ -44,7 +46,7 @@ class SessionTable:
         old = self.get(account_id)
         replaced = old is not None and old is not conn
         if old is not None and replaced:
-            old.notify("kicked", REPLACED_TEXT)
+            notify(old, Kicked(REPLACED_TEXT))
             old.close("replaced by a newer login")
             log.info("session of account %s replaced by a login from %s", account_id, conn.peer_ip)
         self._by_account[account_id] = conn
@@ -60,7 +62,7 @@ class SessionTable:
         conn = self.get(account_id)
         if conn is None:
             return False
-        conn.notify("kicked", reason)
+        notify(conn, Kicked(reason))
         conn.close(f"kicked: {reason}")
         return True
 

@@ -1,4 +1,4 @@
-"""A character-storage rig: real GM, master, character server and daemon processes, driven as a WorldServer.
+"""A character-storage rig: real GM, master, character server and daemon, driven as a WorldServer.
 
 The rig connects to the daemon's WorldServer port exactly as a WorldServer does, so every
 save it makes travels the production path (daemon -> character server -> database) over
@@ -11,11 +11,18 @@ import asyncio
 import signal
 from pathlib import Path
 
-import msgspec
-
-from shardkit.characters.schemas import CharacterState, SaveResult
+from shardkit.characters.calls import CharacterCalls
+from shardkit.characters.schemas import (
+    CharacterRef,
+    CharacterState,
+    CreateCharacter,
+    SaveCharacter,
+    SaveResult,
+)
 from shardkit.config.settings import Settings, load_settings
 from shardkit.content import content_dir, content_version
+from shardkit.daemon.api import DaemonApi
+from shardkit.daemon.schemas import RegisterCluster
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcConnection, connect
@@ -53,9 +60,10 @@ class CharacterRig:
         self.characters = self._start("characters")
         self.conn = await connect("127.0.0.1", self.settings.worlds[WORLD].daemon.world_port)
         await authenticate_service(self.conn, role="world", name=f"{WORLD}/0",
-                                   secret=self.settings.secrets.key("daemon_link"), peer_role="daemon")
+                                   secret=self.settings.secrets.key("daemon_link"),
+                                   peer_role="daemon")
         version = content_version(content_dir(self.settings.server.cluster.content_dir, self.root))
-        await self.conn.call("register_cluster", 0, "127.0.0.1", 1, version)
+        await DaemonApi(self.conn).register_cluster(RegisterCluster(0, "127.0.0.1", 1, version))
         await self.wait_for_character_server()
 
     async def wait_for_character_server(self) -> None:
@@ -71,19 +79,20 @@ class CharacterRig:
         states = []
         for account in range(1, count + 1):
             name = prefix + "".join(chr(ord("a") + int(d)) for d in f"{account:05d}")
-            await self.conn.call("create_character", account, name, "town", 10.0, 10.0)
-            loaded = await self.conn.call("load_character", account, name)
-            states.append(msgspec.convert(loaded, CharacterState))
+            await CharacterCalls.create_character.send(
+                self.conn, CreateCharacter(account, name, "town", 10.0, 10.0))
+            states.append(await CharacterCalls.load_character.send(
+                self.conn, CharacterRef(account, name)))
         return states
 
     async def save(self, state: CharacterState) -> SaveResult:
         assert self.conn is not None
-        return msgspec.convert(await self.conn.call("save_character", state, False), SaveResult)
+        return await CharacterCalls.save_character.send(self.conn, SaveCharacter(state, False))
 
     async def load(self, state: CharacterState) -> CharacterState:
         assert self.conn is not None
-        loaded = await self.conn.call("load_character", state.account_id, state.name)
-        return msgspec.convert(loaded, CharacterState)
+        return await CharacterCalls.load_character.send(
+            self.conn, CharacterRef(state.account_id, state.name))
 
     async def kill_and_restart_character_server(self) -> None:
         """SIGKILL the character server, start a new one, wait until the daemon has it again."""

@@ -1,20 +1,134 @@
-"""A service's outgoing link to a peer: dials, authenticates, re-dials with back-off when it drops."""
+"""Links between services: one we dial (re-dialled with back-off) or one a peer dials in to us.
+
+Either kind holds at most one authenticated connection at a time; a call waits a few seconds
+for it to be up, so a peer that restarts costs its callers a short wait, not an error.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from shardkit.runtime.peerlog import quote
+from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import ConnectionClosed, Limits, Router, RpcConnection, RpcError, connect
 
 log = logging.getLogger("shardkit.link")
 
+T = TypeVar("T")
 
-class ServiceLink:
+
+class Link:
+    """The connection to one peer while it is up: calls wait up to ``wait_s`` for it."""
+
+    def __init__(self, *, wait_s: float = 10.0) -> None:
+        self.conn: RpcConnection | None = None
+        self.up = asyncio.Event()
+        self._wait_s = wait_s
+
+    @property
+    def target(self) -> str:
+        return "the peer"
+
+    def _unavailable(self) -> RpcError:
+        return RpcError("unavailable", f"no link to {self.target}")
+
+    async def connection(self, wait_s: float | None = None) -> RpcConnection:
+        """The connection once it is up; ``unavailable`` if it is not up within the wait."""
+        if not self.up.is_set():
+            try:
+                await asyncio.wait_for(self.up.wait(), self._wait_s if wait_s is None else wait_s)
+            except TimeoutError:
+                raise self._unavailable() from None
+        conn = self.conn
+        if conn is None:
+            raise ConnectionClosed(f"no link to {self.target}")
+        return conn
+
+    async def call(self, method: str, *params: Any, wait_s: float | None = None) -> Any:
+        """Call over the link, waiting up to ``wait_s`` (default the link's) for it to be up."""
+        conn = self.conn
+        if conn is None or not self.up.is_set():
+            conn = await self.connection(wait_s)
+        return await conn.call(method, *params)
+
+    async def call_as(self, result_type: type[T], method: str, *params: Any) -> T:
+        """Call over the link and convert the result into ``result_type``."""
+        return msgspec.convert(await self.call(method, *params), result_type)
+
+    def notify(self, method: str, *params: Any) -> bool:
+        """Send a notification if the link is up; False (nothing sent) if it is not."""
+        conn = self.conn
+        if conn is None:
+            return False
+        conn.notify(method, *params)
+        return True
+
+
+class InboundLink(Link):
+    """The connection a peer keeps dialled in to one of our ports (e.g. the character server's).
+
+    ``attach`` is what the port's ``ServiceAuth`` calls once the peer authenticated: a newer
+    connection replaces an older one (which is closed), and ``on_up(conn)`` runs before callers
+    are let through, as ``ServiceLink``'s does.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        on_up: Callable[[RpcConnection], Awaitable[None] | None] | None = None,
+        wait_s: float = 10.0,
+    ) -> None:
+        super().__init__(wait_s=wait_s)
+        self.name = name
+        self._on_up = on_up
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+    def _unavailable(self) -> RpcError:
+        return RpcError("unavailable", f"{self.name} is not connected")
+
+    def attach(self, conn: RpcConnection) -> None:
+        """Make ``conn`` the link (after its handshake); callers wait until ``on_up`` is done."""
+        old = self.conn
+        if old is not None and old is not conn:
+            old.close(f"replaced by a newer link from {self.name}")
+        self.conn = conn
+        self.up.clear()
+        log.info("%s linked from %s", self.name, conn.peer_ip)
+        conn.on_close(self._gone)
+        background(self._set_up(conn))
+
+    async def _set_up(self, conn: RpcConnection) -> None:
+        if self._on_up is not None:
+            try:
+                result = self._on_up(conn)
+                if inspect.isawaitable(result):
+                    await result
+            except RpcError as exc:
+                log.error("setting up the link from %s failed: %s", self.name, quote(str(exc), 400))
+                conn.close("link setup failed")
+                return
+        if self.conn is conn and not conn.closed.is_set():
+            self.up.set()
+
+    def _gone(self, conn: RpcConnection) -> None:
+        if self.conn is conn:
+            self.conn = None
+            self.up.clear()
+            log.warning("%s link lost", self.name)
+
+
+class ServiceLink(Link):
     """Keeps one authenticated connection to ``host:port`` up for as long as it runs.
 
     ``on_up(conn)`` runs after every (re)connect, before callers are let through, so
@@ -34,15 +148,15 @@ class ServiceLink:
         on_up: Callable[[RpcConnection], Awaitable[None]] | None = None,
         limits: Limits | None = None,
         max_backoff_s: float = 3.0,
+        wait_s: float = 10.0,
     ) -> None:
+        super().__init__(wait_s=wait_s)
         self.host, self.port = host, port
         self._role, self._name, self._secret, self._peer_role = role, name, secret, peer_role
         self._router = router
         self._on_up = on_up
         self._limits = limits
         self._max_backoff = max_backoff_s
-        self.conn: RpcConnection | None = None
-        self.up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -94,25 +208,6 @@ class ServiceLink:
             self.conn = None
             if not self._stopping:
                 log.warning("lost link to %s: %s", self.target, quote(conn.close_reason, 400))
-
-    async def call(self, method: str, *params: Any, wait_s: float = 10.0) -> Any:
-        """Call over the link, waiting up to ``wait_s`` for it to be up."""
-        if not self.up.is_set():
-            try:
-                await asyncio.wait_for(self.up.wait(), wait_s)
-            except TimeoutError:
-                raise RpcError("unavailable", f"no link to {self.target}") from None
-        conn = self.conn
-        if conn is None:
-            raise ConnectionClosed(f"no link to {self.target}")
-        return await conn.call(method, *params)
-
-    def notify(self, method: str, *params: Any) -> bool:
-        conn = self.conn
-        if conn is None:
-            return False
-        conn.notify(method, *params)
-        return True
 
     async def stop(self) -> None:
         self._stopping = True

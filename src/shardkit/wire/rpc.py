@@ -283,6 +283,7 @@ class RpcConnection:
         self.identity: Identity | None = None
         self.is_service = False  # proved a link secret (either end of a service link)
         self.state: dict[str, Any] = {}  # per-connection handshake state of services
+        self.session: object = None  # the owning component's session object (wire/peers.py)
         self.closed = asyncio.Event()
         self.close_reason = ""
         self._next_msgid = itertools.count(1)

@@ -1,1 +1,1 @@
-"""WorldServer: admits ticket-holding clients, manages characters through its daemon, spawns zone processes."""
+"""WorldServer: admits ticket holders, relays their characters, runs its zone processes."""

@@ -3,38 +3,38 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from shardkit.master.schemas import KickAccount
+from shardkit.master.notifications import KickAccount
 from shardkit.runtime.peerlog import quote
+from shardkit.wire.peers import notify
 from shardkit.wire.rpc import RpcConnection, rpc
-
-if TYPE_CHECKING:
-    from shardkit.world.server import WorldServer
+from shardkit.world.notifications import Kicked
+from shardkit.world.players import Players
+from shardkit.world.session import sessions
+from shardkit.world.zones import Zones
 
 log = logging.getLogger("shardkit.world")
-
-TICKET_EXPIRY = "ticket_expires_at"  # conn.state key: expiry of the world ticket the player used
 
 
 class DaemonEvents:
     """Notifications from the daemon, served on the WorldServer's side of its daemon link."""
 
-    def __init__(self, world: WorldServer) -> None:
-        self.world = world
+    def __init__(self, players: Players, zones: Zones) -> None:
+        self.players = players
+        self.zones = zones
 
     @rpc("kick_account", KickAccount, roles=("daemon",))
     def kick_account(self, conn: RpcConnection, p: KickAccount) -> None:
         """Drop the account's connection here and have our zones save and drop its character."""
-        player = self.world.players.get(p.account_id)
-        if player is not None and p.tickets_before and \
-                player.state.get(TICKET_EXPIRY, 0.0) > p.tickets_before:
+        player = self.players.get(p.account_id)
+        session = sessions.get(player) if player is not None else None
+        if player is not None and p.tickets_before and session is not None and \
+                session.ticket_expires_at > p.tickets_before:
             log.info("kick of account %s skipped: it came back with a newer ticket", p.account_id)
             return  # a newer session of the account, which the kick does not mean
         if player is not None:
             log.info("kicking %s: %s", quote(player.identity.name if player.identity else "?"),
                      quote(p.reason))
-            player.notify("kicked", p.reason)
+            notify(player, Kicked(p.reason))
             player.close(f"kicked: {p.reason}")
-        for zone_conn, _port in list(self.world.zones.values()):
-            zone_conn.notify("kick_account", p.account_id, p.reason)
+        self.zones.kick_everywhere(p.account_id, p.reason)

@@ -1,4 +1,7 @@
-"""Messages of a WorldServer's port (2006 + cluster): players' ticket login and characters, and its zones."""
+"""Messages of a WorldServer's port (2006 + cluster): players' login and game entry, its zones.
+
+The character and guild calls it relays are declared in characters/calls.py.
+"""
 
 from __future__ import annotations
 
@@ -50,35 +53,3 @@ class ZoneTickStats(msgspec.Struct, array_like=True):
     seconds: Annotated[float, msgspec.Meta(ge=0)]
     buckets: Annotated[list[Annotated[int, msgspec.Meta(ge=0)]],
                        msgspec.Meta(max_length=len(ZONE_TICK_BUCKETS_S) + 1)]
-
-
-class ZoneLoad(msgspec.Struct, array_like=True):
-    account_id: int
-    name: str
-
-
-class Rename(msgspec.Struct, array_like=True):
-    name: str
-    new_name: str
-
-
-# Guilds: a player acts as the character it entered the game with.
-class GuildName(msgspec.Struct, array_like=True):
-    guild: str
-
-
-class GuildMemberName(msgspec.Struct, array_like=True):
-    character: str
-
-
-class GuildMessage(msgspec.Struct, array_like=True):
-    text: str
-
-
-class GuildChatDelivery(msgspec.Struct, array_like=True):
-    """Daemon -> WorldServer: a guild message for those of ``member_ids`` playing here."""
-
-    guild: str
-    speaker: str
-    text: str
-    member_ids: list[int]

@@ -154,7 +154,7 @@ class InterestManager:
         """Entity ids in a client's view, nearest first as of its last rebuild (for tests and tools)."""
         row = self.row_of[eid]
         slots = self.view_slot[row]
-        return self.view_id[row][slots >= 0].tolist()
+        return [int(eid) for eid in self.view_id[row][slots >= 0]]
 
     # ----------------------------------------------------------------- update
     def update(self, table: EntityTable, tick: int, *, hold: Collection[int] = (),

@@ -1,4 +1,4 @@
-"""Simulation process: one zone's port for players, its tick loop, and saves through its WorldServer."""
+"""Simulation process: one zone's port for players, its tick loop, saves through its WorldServer."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import cast
 
 import msgspec
 
-from shardkit.characters.schemas import CharacterState, SaveResult
+from shardkit.characters.schemas import CharacterState
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
@@ -20,21 +21,14 @@ from shardkit.runtime.tasks import background
 from shardkit.runtime.turns import KeyedTurns
 from shardkit.wire.handshake import derive_key
 from shardkit.wire.link import ServiceLink
-from shardkit.wire.rpc import (
-    Identity,
-    Router,
-    RpcConnection,
-    RpcError,
-    RpcServer,
-    encode_notification,
-    params_of,
-    rpc,
-    serve,
-)
+from shardkit.wire.peers import Ok, SessionSlot, encode_notice, notify
+from shardkit.wire.rpc import Identity, Router, RpcConnection, RpcError, RpcServer, rpc, serve
 from shardkit.wire.text import clean_text
 from shardkit.wire.throttle import TokenBucket, throttled
 from shardkit.wire.tickets import TicketRedeemer
+from shardkit.world.api import WorldZoneApi
 from shardkit.world.schemas import ZONE_TICK_BUCKETS_S, ZoneTickStats
+from shardkit.zone.notifications import Chat, Kicked, Left, Saved, Snapshot, SnapshotRow
 from shardkit.zone.schemas import ZONE_SECRET_ENV, Entered, Input, Say, ZoneLogin
 from shardkit.zone.simulation import Entity, Simulation
 from shardkit.zone.world_events import WorldEvents
@@ -47,7 +41,7 @@ TICK_STATS_INTERVAL_S = 2.0
 
 
 class Player:
-    """A player in the zone: the simulated entity, its connection, its saved state, its chat budget."""
+    """A player in the zone: its simulated entity, connection, saved state and chat budget."""
 
     __slots__ = ("chat", "conn", "entity", "row", "save_lock", "state")
 
@@ -61,6 +55,22 @@ class Player:
         self.row = msgspec.Raw(b"")
 
 
+@dataclass
+class ZoneSession:
+    """A player's connection to the zone (``conn.session``): entering, then its Player."""
+
+    entering: bool = False
+    player: Player | None = None
+
+
+sessions: SessionSlot[ZoneSession] = SessionSlot(ZoneSession)
+
+
+def player_of(conn: RpcConnection) -> Player | None:
+    session = sessions.get(conn)
+    return session.player if session is not None else None
+
+
 class PlayerPort:
     """What a player's client does in the zone: log in with a zone ticket, move, talk, leave."""
 
@@ -72,28 +82,29 @@ class PlayerPort:
         """Enter the zone with the single-use ticket the world server issued."""
         if conn.identity is not None:
             raise RpcError("already_authenticated", "this connection is already in the zone")
-        if conn.state.get("entering"):
+        session = sessions.of(conn)
+        if session.entering:
             raise RpcError("busy", "already entering the zone")
         ticket = self.zone.redeemer.redeem(p.ticket, self.zone.name)
-        conn.state["entering"] = True
+        session.entering = True
         try:
             entered = await self.zone.admit(conn, ticket.account_id, ticket.character)
         finally:
-            conn.state.pop("entering", None)
+            session.entering = False
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
         return entered
 
     @rpc("input", Input)
     def input(self, conn: RpcConnection, p: Input) -> None:
         """Set the direction to walk in (a notification; the zone moves you each tick)."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is not None:
             self.zone.sim.set_input(player.entity.id, p.dx, p.dy)
 
     @rpc("say", Say)
     async def say(self, conn: RpcConnection, p: Say) -> None:
         """Say something everyone in the zone hears."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is None:
             return
         text = clean_text(p.text, MAX_CHAT)
@@ -101,18 +112,18 @@ class PlayerPort:
             return
         if not player.chat.take():
             raise throttled(player.chat, "you are chatting too fast")
-        self.zone.broadcast(encode_notification("chat", player.entity.name, text))
+        self.zone.broadcast(encode_notice(Chat(player.entity.name, text)))
 
     @rpc("logout")
-    async def logout(self, conn: RpcConnection) -> dict[str, Any]:
+    async def logout(self, conn: RpcConnection) -> Ok:
         """Leave the zone; answered after the character is saved."""
-        player = conn.state.get("player")
+        player = player_of(conn)
         if player is None:
-            return {"ok": True}
+            return Ok()
         saved = await self.zone.leave(player)
         close_later = asyncio.get_running_loop().call_soon
         close_later(conn.close, "logged out")
-        return {"ok": saved}
+        return Ok(saved)
 
 
 class ZoneServer:
@@ -128,13 +139,16 @@ class ZoneServer:
         self.bind = bind
         self.link_key = derive_key(secret, "zone-link")
         self.redeemer = TicketRedeemer(derive_key(secret, "zone-ticket"), kind="zone")
-        zone_def = load_content(content_dir(settings.server.cluster.content_dir, settings.root)).zone(name)
-        self.sim = Simulation(width=zone_def.width, height=zone_def.height, view_radius=world.view_radius)
+        content = load_content(content_dir(settings.server.cluster.content_dir, settings.root))
+        zone_def = content.zone(name)
+        self.sim = Simulation(width=zone_def.width, height=zone_def.height,
+                              view_radius=world.view_radius)
         self.players: dict[int, Player] = {}
         self.by_account: dict[int, Player] = {}
         self.admissions = KeyedTurns()  # per account: entering, replacing and kicking in turn
         self.save_interval = settings.server.characters.save_interval_s
         self.world_link: ServiceLink
+        self.world_api: WorldZoneApi
         self.port: RpcServer | None = None
         self._next_entity = 1
         self.metrics_port = metrics_port
@@ -167,10 +181,10 @@ class ZoneServer:
             old = self.by_account.get(account_id)
             if old is not None:  # saved (it is told `saved`), then told why and closed
                 await self.remove(old, final=False)
-                old.conn.notify("kicked", "entered the game from elsewhere")
+                notify(old.conn, Kicked("entered the game from elsewhere"))
                 old.conn.close("replaced")
-            result = await self.world_link.call("load_character", account_id, character)
-            return self._add(conn, account_id, msgspec.convert(result, CharacterState))
+            state = await self.world_api.load_character(account_id, character)
+            return self._add(conn, account_id, state)
 
     def _add(self, conn: RpcConnection, account_id: int, state: CharacterState) -> Entered:
         entity = Entity(self._next_entity, state.name, state.x, state.y)
@@ -180,7 +194,7 @@ class ZoneServer:
         self.sim.add(entity)
         self.players[entity.id] = player
         self.by_account[account_id] = player
-        conn.state["player"] = player
+        sessions.of(conn).player = player
         conn.on_close(lambda c: self._disconnected(player))
         self._report_population()
         log.info("%s entered %s at (%.1f, %.1f)", quote(state.name), self.name, entity.x, entity.y)
@@ -206,32 +220,44 @@ class ZoneServer:
         if self.by_account.get(player.state.account_id) is player:
             del self.by_account[player.state.account_id]
         self.sim.remove(player.entity.id)
-        self.broadcast(encode_notification("left", player.entity.id))
+        self.broadcast(encode_notice(Left(player.entity.id)))
         self._report_population()
         return await self.save(player, final=final)
 
     async def save(self, player: Player, *, final: bool = False) -> bool:
-        """Save one player's state through the world; True once the character server committed it."""
+        """Save a player's state through the world; True once the character server committed it."""
         async with player.save_lock:
             entity = player.entity
             state = msgspec.structs.replace(player.state, zone=self.name, x=entity.x, y=entity.y)
             try:
-                result = msgspec.convert(
-                    await self.world_link.call("save_character", state, final), SaveResult
-                )
+                result = await self.world_api.save_character(state, final)
             except RpcError as exc:
                 log.error("saving %s failed: %s", quote(state.name), quote(exc))
                 return False
             if not result.ok:
                 log.error("save of %s refused (%s); this zone no longer owns it", quote(state.name),
                           quote(result.reason))
-                player.conn.notify("kicked", "your character is in play elsewhere")
+                notify(player.conn, Kicked("your character is in play elsewhere"))
                 player.conn.close("stale save")
                 return False
             player.state = msgspec.structs.replace(state, version=result.version)
             if not player.conn.closed.is_set():
-                player.conn.notify("saved", result.version, state.zone, state.x, state.y)
+                notify(player.conn, Saved(result.version, state.zone, state.x, state.y))
             return True
+
+    async def kick(self, account_id: int, reason: str) -> None:
+        """Save the account's character, tell the player why, and close its connection."""
+        async with self.admissions.turn(account_id):  # an entry under way finishes first
+            player = self.by_account.get(account_id)
+            if player is None:
+                return
+            log.info("kicking %s out of %s: %s", quote(player.entity.name), self.name,
+                     quote(reason))
+            saved = await self.remove(player, final=True)
+        if not saved:
+            log.error("final save of kicked %s was not acknowledged", quote(player.entity.name))
+        notify(player.conn, Kicked(reason))
+        player.conn.close(f"kicked: {reason}")
 
     def broadcast(self, data: bytes) -> None:
         for player in self.players.values():
@@ -239,7 +265,7 @@ class ZoneServer:
         self.sent_bytes.inc(len(data) * len(self.players))
 
     def _report_population(self) -> None:
-        self.world_link.notify("zone_population", self.name, len(self.players))
+        self.world_api.zone_population(self.name, len(self.players))
 
     # ---------------------------------------------------------------- tick
     def _tick(self, dt: float) -> None:
@@ -253,8 +279,11 @@ class ZoneServer:
         players = self.players
         sent = 0
         for player in players.values():
-            rows = [players[other.id].row for other in sim.visible_to(player.entity) if other.id in players]
-            data = encode_notification("snapshot", sim.tick, rows)
+            # rows are encoded once per entity per tick (msgspec.Raw), not once per viewer
+            rows = [players[other.id].row for other in sim.visible_to(player.entity)
+                    if other.id in players]
+            snapshot = Snapshot(sim.tick, cast(list[SnapshotRow], rows))
+            data = encode_notice(snapshot)
             sent += len(data)
             player.conn.send_encoded(data)
         self.sent_bytes.inc(sent)
@@ -282,30 +311,33 @@ class ZoneServer:
             await asyncio.sleep(TICK_STATS_INTERVAL_S)
             snapshot = histogram_snapshot(self._tick_histogram, ZONE_TICK_BUCKETS_S)
             stats = ZoneTickStats(self.name, snapshot.sum, list(snapshot.counts))
-            self.world_link.notify("zone_tick_stats", *params_of(stats))
+            self.world_api.zone_tick_stats(stats)
 
     async def _periodic_saves(self) -> None:
         while True:
             await asyncio.sleep(self.save_interval)
             started = time.monotonic()
             await asyncio.gather(*(self.save(p) for p in list(self.players.values())))
-            log.debug("periodic save of %d players took %.3f s", len(self.players), time.monotonic() - started)
+            log.debug("periodic save of %d players took %.3f s", len(self.players),
+                      time.monotonic() - started)
 
     # ----------------------------------------------------------------- run
     async def _on_world_up(self, conn: RpcConnection) -> None:
         assert self.port is not None
-        await conn.call("zone_ready", self.name, self.port.port)
+        await WorldZoneApi(conn).zone_ready(self.name, self.port.port)
 
     async def run(self, stop: asyncio.Event) -> int:
-        self.port = await serve(self.bind, self.requested_port, Router.for_services(PlayerPort(self)))
+        self.port = await serve(self.bind, self.requested_port,
+                                Router.for_services(PlayerPort(self)))
         announce(f"zone {self.name} listening on {self.bind}:{self.port.port}")
         metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
                                            self.metrics_port, f"zone {self.world.name}/{self.name}")
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up,
-            router=Router.for_services(WorldEvents(self)),
+            router=Router.for_services(WorldEvents(self.kick)),
         )
+        self.world_api = WorldZoneApi(self.world_link)
         self.world_link.start()
         tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves()),
                  asyncio.create_task(self._report_tick_stats())]

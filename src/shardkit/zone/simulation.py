@@ -258,7 +258,7 @@ class Simulation:
         live = table.live_slots()
         live = live[table.kind[live] == KIND_PLAYER]
         near = np.hypot(table.x[live] - table.x[slot], table.y[live] - table.y[slot]) <= radius
-        return table.eid[live[near]].tolist()
+        return [int(eid) for eid in table.eid[live[near]]]
 
     def visible_to(self, entity: Entity) -> Iterator[Entity]:
         """Players within the view radius of ``entity`` (itself included), unordered."""

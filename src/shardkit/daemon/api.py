@@ -1,0 +1,52 @@
+"""The daemon's published API: what its WorldServers call on port 7000, and its backup vault."""
+
+from __future__ import annotations
+
+import msgspec
+
+from shardkit.daemon.backup_schemas import (
+    ChunkReceived,
+    FetchedChunk,
+    StoredBackup,
+    UploadDone,
+    UploadStarted,
+)
+from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster
+from shardkit.wire.peers import PeerApi
+from shardkit.wire.rpc import RpcConnection
+
+
+class DaemonApi(PeerApi):
+    """What a WorldServer calls on its daemon, besides the relayed calls (characters/calls.py)."""
+
+    async def register_cluster(self, cluster: RegisterCluster) -> ClusterRegistered:
+        return await self.peer.call_as(ClusterRegistered, "register_cluster",
+                                       *msgspec.structs.astuple(cluster))
+
+    def population(self, number: int, players: int) -> None:
+        """The WorldServer's player count (a notification)."""
+        self.peer.notify("population", number, players)
+
+
+class BackupVaultApi:
+    """What a backup uploader (role ``backup``) calls on a daemon's vault, over one connection."""
+
+    def __init__(self, conn: RpcConnection) -> None:
+        self.conn = conn
+
+    async def begin(self, name: str, size: int, sha256: str) -> UploadStarted:
+        return await self.conn.call_as(UploadStarted, "backup_begin", name, size, sha256)
+
+    async def chunk(self, upload_id: str, offset: int, data: bytes) -> ChunkReceived:
+        return await self.conn.call_as(ChunkReceived, "backup_chunk", upload_id, offset, data)
+
+    async def end(self, upload_id: str, *, timeout: float) -> UploadDone:
+        """Finish an upload; the daemon fsyncs the whole file first (allow for a slow disk)."""
+        done = await self.conn.call("backup_end", upload_id, timeout=timeout)
+        return msgspec.convert(done, UploadDone)
+
+    async def list(self) -> list[StoredBackup]:
+        return await self.conn.call_as(list[StoredBackup], "backup_list")
+
+    async def fetch(self, name: str, offset: int, length: int) -> FetchedChunk:
+        return await self.conn.call_as(FetchedChunk, "backup_fetch", name, offset, length)
