@@ -346,6 +346,66 @@ async def test_a_service_error_report_is_a_warning_within_the_same_budget(
     assert 1 <= len(lines) <= 6 and {r.levelno for r in lines} == {logging.WARNING}
 
 
+FORGED = "\r[notice] ADMIN: restart now\x1b[2J\x00\n[notice] ADMIN: second line"
+
+
+def forged_lines(text: str) -> list[str]:
+    """Lines of a log that a peer forged or control characters that reached it."""
+    return [line for line in text.splitlines()
+            if line.lstrip("\r").startswith("[notice]") or any(c in line for c in "\r\x1b\x00")]
+
+
+async def test_a_notification_refused_synchronously_is_answered_not_logged(caplog) -> None:
+    """A sync handler's RpcError (a service_hello with an unknown role, entering an unknown
+    world) gets an ``error`` notification back, as from an async handler: no traceback, and
+    the peer's text never reaches the log raw."""
+    from shardkit.wire.handshake import ServiceAuth
+    from shardkit.wire.rpc import Router, serve
+
+    server = await serve("127.0.0.1", 0, Router.for_services(
+        Probe(), ServiceAuth({"zone": os.urandom(32)}, "w")), require_auth=False)
+    caplog.set_level(logging.DEBUG)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(notification("enter", FORGED) * 5 + request(1, "ping"))
+        got = await read_messages(reader, 6)
+        assert got[-1][:4] == [1, 1, None, "pong"]
+        assert [m[2][0]["code"] for m in got[:-1] if m[:2] == [2, "error"]] == ["no_such_world"] * 5
+        writer.write(notification("service_hello", FORGED, "x", b"0" * 16) * 5)
+        got, closed = await answer_or_close(reader, timeout=5)
+        writer.close()
+        assert closed, "an unknown role's connection is closed"
+        codes = [m[2][0]["code"] for m in got if m[:2] == [2, "error"]]
+        assert codes and set(codes) == {"auth_failed"}, got
+        assert "ADMIN" in got[0][2][0]["message"]  # the peer is told, its own text quoted
+    finally:
+        await server.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "Traceback" not in caplog.text
+    assert not forged_lines(caplog.text), forged_lines(caplog.text)
+
+
+async def test_a_failing_handler_logs_its_traceback_with_the_peer_text_quoted(
+    probe_server, fresh_peer_log, caplog
+) -> None:
+    server, _ = probe_server
+    caplog.set_level(logging.DEBUG)
+    conn = await connect("127.0.0.1", server.port)
+    try:
+        with pytest.raises(RpcError) as failed:
+            await conn.call("crash", FORGED)
+        assert failed.value.code == "internal"
+        conn.notify("crash", FORGED)
+        assert await conn.call("ping") == "pong"
+    finally:
+        conn.close()
+    assert not forged_lines(caplog.text), forged_lines(caplog.text)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors  # the request's and the notification's
+    assert all("Traceback" in r.getMessage() and "ValueError('nothing called" in r.getMessage()
+               for r in errors)
+
+
 # ------------------------------------------------------------ bytes params (defect 10)
 
 

@@ -488,12 +488,16 @@ class RpcConnection:
             return
         try:
             result = handler(self) if args is None else handler(self, args)
-            if _needs_await(result):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(functools.partial(self._notification_done, method))
-        except Exception:
-            self._log_failure("notification", method)
+        except RpcError as exc:  # the peer's mistake, answered as the async path answers it
+            self.notify("error", exc.to_wire())
+            return
+        except Exception as exc:
+            self._log_failure("notification", method, exc)
+            return
+        if _needs_await(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._notification_done, method))
 
     def _log_peer_error(self, params: list[Any]) -> None:
         """An ``error`` notification: a service's is a WARNING, a player's only DEBUG."""
