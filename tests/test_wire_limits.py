@@ -406,6 +406,57 @@ async def test_a_failing_handler_logs_its_traceback_with_the_peer_text_quoted(
                for r in errors)
 
 
+# ------------------------------------------------------------ a peer that reset the connection
+
+
+def event_loops() -> list[str]:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return ["asyncio"]
+    return ["asyncio", "uvloop"]
+
+
+@pytest.mark.parametrize("loop_kind", event_loops())
+def test_writing_to_a_peer_that_reset_the_connection_closes_it_quietly(loop_kind: str) -> None:
+    """The transport closes on the reset before the read loop notices; what is written
+    meanwhile (a handler's notification, a response, a call) must not raise into the writer."""
+    from shardkit.wire.rpc import ConnectionClosed, RpcConnection
+
+    async def scenario() -> None:
+        accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future())
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set_result((reader, writer))
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        peer = socket.create_connection(("127.0.0.1", server.sockets[0].getsockname()[1]))
+        try:
+            conn = RpcConnection(*await asyncio.wait_for(accepted, 5))  # no read loop running
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()  # a reset
+            async with asyncio.timeout(5):
+                while not conn.writer.transport.is_closing():
+                    conn.notify("tick")  # until the reset is seen: must never raise
+                    await asyncio.sleep(0.01)
+            conn.notify("tick")
+            conn.send_encoded(b"\x90")
+            assert conn.closed.is_set() and conn.close_reason.startswith("connection lost")
+            with pytest.raises(ConnectionClosed):
+                await conn.call("ping")
+        finally:
+            peer.close()
+            server.close()
+
+    if loop_kind == "uvloop":
+        import uvloop
+
+        uvloop.run(scenario())
+    else:
+        asyncio.run(scenario())
+
+
 # ------------------------------------------------------------ bytes params (defect 10)
 
 

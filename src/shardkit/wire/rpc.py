@@ -340,13 +340,23 @@ class RpcConnection:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
+        """Send ``data``, or close the connection quietly if its transport is gone or full.
+
+        A peer that reset the connection closes the transport before the read loop notices;
+        writing then must not raise into whoever wrote (uvloop raises ``RuntimeError``).
+        """
         if self.closed.is_set():
             return
         transport = self.writer.transport
-        if transport.get_write_buffer_size() > self.limits.max_write_buffer:
-            self.close("slow consumer: write buffer full")
-            return
-        self.writer.write(data)
+        try:
+            if transport.is_closing():
+                self.close("connection lost")
+            elif transport.get_write_buffer_size() > self.limits.max_write_buffer:
+                self.close("slow consumer: write buffer full")
+            else:
+                transport.write(data)
+        except (RuntimeError, OSError) as exc:
+            self.close(f"connection lost: {exc.__class__.__name__}")
 
     # ----------------------------------------------------------------- incoming
 
