@@ -222,6 +222,68 @@ def test_a_stream_cut_anywhere_gives_the_same_messages() -> None:
         assert got == messages and stream.pending_bytes == 0
 
 
+def test_streams_fed_in_turns_each_get_their_own_messages() -> None:
+    """Streams share a framer between objects and keep one only while an object is partial:
+    many streams cut anywhere and fed in turns still each decode exactly their own stream."""
+    import random
+
+    from shardkit.wire.framing import MessageStream
+
+    rng = random.Random(11)
+    streams = []
+    for index in range(6):
+        messages = [[2, f"s{index}", [n, "v" * rng.randrange(0, 600)]] for n in range(200)]
+        data = b"".join(msgpack.packb(m) for m in messages)
+        streams.append((MessageStream(capacity=8192 if index % 2 else 16384), messages, data, []))
+    offsets = [0] * len(streams)
+    while any(offset < len(s[2]) for offset, s in zip(offsets, streams, strict=True)):
+        index = rng.randrange(len(streams))
+        stream, _, data, got = streams[index]
+        step = rng.choice((1, 3, 50, 700, 5000))
+        stream.feed(data[offsets[index]:offsets[index] + step], 4096)
+        got.extend(stream)
+        offsets[index] += step
+    for stream, messages, _, got in streams:
+        assert got == messages and stream.pending_bytes == 0
+
+
+def test_a_message_that_does_not_decode_spoils_only_its_own_stream() -> None:
+    from shardkit.wire.framing import MessageStream
+
+    bad_utf8 = b"\x93\x02\xa4ping\x91\xa2\xff\xfe"  # [2, "ping", [<invalid UTF-8>]]
+    good = msgpack.packb([2, "ping", []])
+    for data in (bad_utf8, good + bad_utf8 + good):
+        stream = MessageStream(capacity=8192)
+        stream.feed(data, 4096)
+        taken = []
+        with pytest.raises(ValueError):
+            taken.extend(stream)
+        assert taken == ([] if data == bad_utf8 else [[2, "ping", []]])
+        other = MessageStream(capacity=8192)  # the thread's shared unpackers are still sound
+        other.feed(good * 3, 4096)
+        assert list(other) == [[2, "ping", []]] * 3
+
+
+def test_an_idle_connection_holds_no_unpacker() -> None:
+    """Most of a connection's memory was its two msgpack unpackers (about 41 KB each, for
+    their parse stacks): between objects a stream holds none."""
+    import tracemalloc
+
+    from shardkit.wire.framing import MessageStream
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        streams = [MessageStream(capacity=320 * 1024) for _ in range(200)]
+        for stream in streams:
+            stream.feed(msgpack.packb([0, 1, "ping", []]), 4096)
+            assert len(list(stream)) == 1
+        per_stream = (tracemalloc.get_traced_memory()[0] - before) / len(streams)
+    finally:
+        tracemalloc.stop()
+    assert per_stream < 2048, f"{per_stream:.0f} bytes per idle stream"
+
+
 # ------------------------------------------------------------ work in flight (defect 3)
 
 
