@@ -36,6 +36,28 @@ HOST = "127.0.0.1"
 # ------------------------------------------------------------------ legitimate player
 
 
+async def _timed_login(client: GameClient, steps: dict[str, float]) -> None:
+    """``client.login`` with the time of each of its steps put in ``steps`` (seconds): the
+    connect, each call's round trip and the client's own work (``client``, mostly PBKDF2)."""
+    began = time.perf_counter()
+    conn = await client._master()
+    steps["connect"] = time.perf_counter() - began
+    plain_call = conn.call
+
+    async def timed_call(method: str, *params: Any, timeout: float | None = None) -> Any:
+        call_began = time.perf_counter()
+        try:
+            return await plain_call(method, *params, timeout=timeout)
+        finally:
+            steps[method] = steps.get(method, 0.0) + time.perf_counter() - call_began
+
+    conn.call = timed_call  # type: ignore[method-assign]
+    login_began = time.perf_counter()
+    await client.login(LOGGER, PASSWORD)
+    calls = sum(v for k, v in steps.items() if k != "connect")
+    steps["client"] = time.perf_counter() - login_began - calls
+
+
 def legit_player_process(master_port: int, world: str, tick_hz: float, pipe: Any) -> None:
     """Entry point of the legitimate player's process (multiprocessing, spawn)."""
     try:
@@ -103,18 +125,24 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
+    slowest: list[tuple[float, dict[str, float]]] = []  # the slowest logins, step by step
+
     async def log_in_again_and_again() -> None:
         while not stop.is_set():
             client = GameClient(HOST, master_port)
+            steps: dict[str, float] = {}
             began = time.perf_counter()
             try:
-                await asyncio.wait_for(client.login(LOGGER, PASSWORD), 30)
+                await asyncio.wait_for(_timed_login(client, steps), 30)
                 latencies.append(time.perf_counter() - began)
             except (RpcError, OSError, TimeoutError) as exc:
                 login_errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 latencies.append(time.perf_counter() - began)
             finally:
                 await client.close()
+            slowest.append((latencies[-1], steps))
+            slowest.sort(key=lambda item: -item[0])
+            del slowest[5:]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
 
@@ -132,6 +160,9 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
         "legit_login_p50_ms": round(statistics.median(ms), 1) if ms else None,
         "legit_login_p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1) if ms else None,
         "legit_login_max_ms": round(ms[-1], 1) if ms else None,
+        "legit_login_slowest_steps_ms": [
+            {"total": round(total * 1000, 1), **{k: round(v * 1000, 1) for k, v in steps.items()}}
+            for total, steps in slowest],
         "legit_snapshots": snapshots,
         "legit_snapshots_expected": round(elapsed * tick_hz),
         "legit_snapshots_ratio": round(snapshots / (elapsed * tick_hz), 3) if elapsed else None,

@@ -26,7 +26,7 @@ import inspect
 import itertools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import CoroutineType
 from typing import Any, TypeVar
@@ -450,7 +450,7 @@ class RpcConnection:
             if msgid.__class__ is not int or params.__class__ is not list:
                 self._fatal("protocol", "request needs an integer msgid and array params")
                 return
-            self._spawn(self._run_request(msgid, method, params))
+            self._handle_request(msgid, method, params)
         elif kind == NOTIFY and len(message) == 3 and message[1].__class__ is str:
             _, method, params = message
             if params.__class__ is not list:
@@ -535,23 +535,41 @@ class RpcConnection:
             kind, method, self.label, exc_info=exc,
         )
 
-    async def _run_request(self, msgid: int, method: str, params: list[Any]) -> None:
+    def _handle_request(self, msgid: int, method: str, params: list[Any]) -> None:
+        """Answer a request at once if its handler is synchronous (or it is refused); a
+        handler's awaitable is awaited in a task, which counts as work in flight."""
         try:
             handler, args = self._resolve(method, params)
             del params  # the raw params are not kept while the handler runs
             result = handler(self) if args is None else handler(self, args)
-            if _needs_await(result):
-                result = await result
         except RpcError as exc:
             self._respond(msgid, exc, None)
             return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self._log_failure("request", method)
-            self._respond(msgid, RpcError("internal", f"'{method}' failed on the server"), None)
+        except Exception as exc:
+            self._request_failed(msgid, method, exc)
             return
-        self._respond(msgid, None, result)
+        if _needs_await(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._request_done, msgid, method))
+        else:
+            self._respond(msgid, None, result)
+
+    def _request_done(self, msgid: int, method: str, task: asyncio.Future[Any]) -> None:
+        self._work_done(task)
+        if task.cancelled():  # the connection closed (or the handler gave up): no answer
+            return
+        exc = task.exception()
+        if exc is None:
+            self._respond(msgid, None, task.result())
+        elif isinstance(exc, RpcError):
+            self._respond(msgid, exc, None)
+        else:
+            self._request_failed(msgid, method, exc)
+
+    def _request_failed(self, msgid: int, method: str, exc: BaseException) -> None:
+        self._log_failure("request", method, exc)
+        self._respond(msgid, RpcError("internal", f"'{method}' failed on the server"), None)
 
     def _respond(self, msgid: int, error: RpcError | None, result: Any) -> None:
         try:
@@ -562,11 +580,6 @@ class RpcConnection:
                 (RESPONSE, msgid, RpcError("internal", "unencodable result").to_wire(), None)
             )
         self._write(data)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._work_done)
 
     def _work_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
