@@ -223,6 +223,15 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
     return round(int(value.split()[0]) / 1024, 1) if value else None
 
 
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) the process has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int) -> bool:
     state = proc_status(pid).get("State", "")
     return bool(state) and not state.startswith(("Z", "X"))
@@ -825,11 +834,12 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
 
     before = process_tree(up.process.pid)
     rss_before = {name: rss_mb(pid) for name, pid in before.items()}
+    cpu_before = {name: cpu_s(pid) for name, pid in before.items()}
     up_lines_before = len(up.lines)
     say("processes: " + ", ".join(f"{n} {p} ({rss_before[n]} MB)" for n, p in before.items()))
 
     parent_pipe.send("start")
-    began = time.monotonic()
+    began, fuzzer_cpu_before = time.monotonic(), time.process_time()
     burst = args.burst if args.burst >= 0 else min(1000, max(50, args.per_port // 100))
     stop_progress = asyncio.Event()
     progress = asyncio.create_task(report_progress(plans, 5.0 if args.per_port > 10_000 else 2.0,
@@ -838,6 +848,9 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
                                      login_for(plan.target))
                            for i, plan in enumerate(plans)))
     fuzz_seconds = time.monotonic() - began
+    cpu_used = {name: round(used - cpu_before[name], 1) for name, pid in before.items()
+                if (used := cpu_s(pid)) is not None and cpu_before[name] is not None}
+    cpu_used["fuzzer"] = round(time.process_time() - fuzzer_cpu_before, 1)
     stop_progress.set()
     await progress
     parent_pipe.send("stop")
@@ -899,6 +912,8 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
         "max_rss_growth_mb": {"max": max(growth.values(), default=0.0), "per_process": growth},
         "rss_mb_after": rss_after,
         "peak_rss_mb": peak,
+        "cpu_s_during_fuzz": cpu_used,
+        "machine_load_avg": [round(x, 2) for x in os.getloadavg()],
         **legit_figures,
         "double_entry_admitted": double_admitted,
         "connect_burst_refused": {p.target.name: p.stats.burst_refused for p in plans},

@@ -289,6 +289,7 @@ class RpcConnection:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()  # incoming work being handled
         self._room: asyncio.Future[None] | None = None  # the read loop waits here at the bound
+        self._corked: list[bytes] | None = None  # output held while a batch is handled
         self._on_close: list[Callable[[RpcConnection], Any]] = []
         self._serve_task: asyncio.Task[None] | None = None
 
@@ -340,13 +341,26 @@ class RpcConnection:
         self._write(data)
 
     def _write(self, data: bytes) -> None:
-        """Send ``data``, or close the connection quietly if its transport is gone or full.
+        """Send ``data`` (once the batch of messages being handled is done, if one is)."""
+        if self.closed.is_set():
+            return
+        if self._corked is not None:
+            self._corked.append(data)
+        else:
+            self._send(data)
+
+    def _uncork(self) -> None:
+        """Send what was written while a batch of incoming messages was handled, in one go."""
+        corked, self._corked = self._corked, None
+        if corked:
+            self._send(corked[0] if len(corked) == 1 else b"".join(corked))
+
+    def _send(self, data: bytes) -> None:
+        """Write to the transport, or close the connection quietly if it is gone or full.
 
         A peer that reset the connection closes the transport before the read loop notices;
         writing then must not raise into whoever wrote (uvloop raises ``RuntimeError``).
         """
-        if self.closed.is_set():
-            return
         transport = self.writer.transport
         try:
             if transport.is_closing():
@@ -407,23 +421,32 @@ class RpcConnection:
         """
         budget = MESSAGES_PER_TURN
         room = self.limits.max_in_flight
+        self._corked = []  # the answers to a batch leave in one write, before each pause
         try:
             for message in stream:
                 if len(self._tasks) >= room and message.__class__ is list and message[:1] != [1]:
+                    self._uncork()
                     await self._wait_for_room()
+                    if self.closed.is_set():
+                        return False
                     room = self.limits.max_in_flight
+                    self._corked = []
                 self._dispatch(message)
                 if self.closed.is_set():
                     return False
                 budget -= 1
                 if not budget:
                     budget = MESSAGES_PER_TURN
+                    self._uncork()
                     await asyncio.sleep(0)
                     if self.closed.is_set():
                         return False
+                    self._corked = []
         except (ValueError, msgpack.UnpackException, TypeError) as exc:
             self._fatal("protocol", f"not MessagePack-RPC: {exc.__class__.__name__}")
             return False
+        finally:
+            self._uncork()
         return True
 
     async def _wait_for_room(self) -> None:
@@ -433,11 +456,11 @@ class RpcConnection:
             await self._room
 
     def _fatal(self, code: str, message: str) -> None:
+        """Tell the peer why (after what it was already answered), and close."""
         peer_log.info(self.peer_ip, "closed", "closing %s: %s", self.label, message)
-        try:
-            self.writer.write(encode_notification("error", {"code": code, "message": message}))
-        except Exception:
-            pass
+        if not self.closed.is_set():
+            self._corked = [*(self._corked or ()), encode_notification(
+                "error", {"code": code, "message": message})]
         self.close(message)
 
     def _dispatch(self, message: Any) -> None:
@@ -613,7 +636,10 @@ class RpcConnection:
             if not future.done():
                 future.set_exception(ConnectionClosed(reason))
         self._pending.clear()
+        corked, self._corked = self._corked, None
         try:
+            if corked:  # answers and a last error notification still held by the read loop
+                self.writer.write(b"".join(corked))
             self.writer.close()
         except Exception:
             pass
