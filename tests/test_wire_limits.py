@@ -29,7 +29,6 @@ import msgpack
 import pytest
 from wire_support import Probe, serve_probe
 
-from shardkit.wire import rpc
 from shardkit.wire.rpc import RpcError, connect
 
 SUPPORT = Path(__file__).with_name("wire_support.py")
@@ -360,8 +359,9 @@ async def test_a_flood_of_notifications_does_not_hold_the_loop(probe_server) -> 
 @pytest.fixture
 def fresh_peer_log(monkeypatch):
     """A new rate limiter for the wire's peer lines, so earlier tests' lines do not count."""
-    if hasattr(rpc, "peer_log"):
-        monkeypatch.setattr(rpc, "peer_log", type(rpc.peer_log)(rpc.log))
+    from shardkit.wire import incoming
+
+    monkeypatch.setattr(incoming, "peer_log", type(incoming.peer_log)(incoming.log))
 
 
 async def test_error_notifications_are_quoted_bounded_and_rate_limited(
