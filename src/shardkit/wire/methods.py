@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -123,18 +125,55 @@ class Router:
         return self._methods.get(name)
 
 
-_PATH_INDEX = re.compile(r"`\$\[(\d+)\]")
+_PATH = re.compile(r"`\$((?:\[[^\]`]*\]|\.\w+)+)`")
+_STEP = re.compile(r"\[[^\]]*\]|\.\w+")
+
+
+_TOO_FEW = re.compile(r"Expected `array` of at least length (\d+), got (\d+)$")
 
 
 def _name_fields(message: str, schema: type) -> str:
-    """Replace msgspec's positional paths (`$[1]`) with the schema's field names."""
-    fields = getattr(schema, "__struct_fields__", ())
+    """Replace msgspec's positional paths (`$[1][0]`) with the schema's field names (`to.x`),
+    and name the fields missing from params that are too few."""
+    too_few = _TOO_FEW.match(message)
+    names = getattr(schema, "__struct_fields__", ())
+    if too_few and int(too_few.group(2)) < len(names):
+        missing = names[int(too_few.group(2)):int(too_few.group(1))]
+        return f"{message}: missing {', '.join(f'`{name}`' for name in missing)}"
+    return _PATH.sub(lambda match: f"`{_named_path(match.group(1), schema)}`", message)
 
-    def swap(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return f"`{fields[index]}" if index < len(fields) else match.group(0)
 
-    return _PATH_INDEX.sub(swap, message)
+def _named_path(path: str, schema: Any) -> str:
+    """``[1][0]`` as ``to.x`` where the steps index array-like structs; other steps as they are."""
+    shown = ""
+    current: Any = schema
+    for step in _STEP.findall(path):
+        struct = _struct_in(current)
+        fields = msgspec.structs.fields(struct) if struct is not None else ()
+        if step[1:-1].isdigit() and int(step[1:-1]) < len(fields):  # an array-like field
+            field_info = fields[int(step[1:-1])]
+            shown, current = f"{shown}.{field_info.name}" if shown else field_info.name, \
+                field_info.type
+        elif step.startswith("."):  # a field of a struct that is not array-like
+            named = [f for f in fields if f.encode_name == step[1:]]
+            shown, current = shown + step if shown else step[1:], named[0].type if named else None
+        else:  # an element of a list, a dict's value...
+            if not shown:
+                return "$" + path
+            args = typing.get_args(current)
+            shown, current = shown + step, args[-1] if args else None
+    return shown
+
+
+def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
+    """The struct an annotation is (or the one struct of a union such as ``Point | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    structs = [t for t in typing.get_args(annotation)
+               if isinstance(t, type) and issubclass(t, msgspec.Struct)]
+    return structs[0] if len(structs) == 1 else None
 
 
 _NATIVE_TYPES = (bytes, bytearray)
