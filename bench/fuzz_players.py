@@ -1,4 +1,4 @@
-"""Players for bench/fuzz_ports.py: the legitimate player (its own process) and raw logged-in fuzz connections.
+"""Players for bench/fuzz_ports.py: the legitimate player and raw logged-in fuzz connections.
 
 The legitimate player uses only the client library (``shardkit.client.session.GameClient``):
 one account stays in a zone walking a square and counts the snapshots it receives, another
@@ -111,7 +111,8 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
             chat_lines += len(state.chat)
             chat_controls += sum(_has_controls(s) or _has_controls(t) for s, t in state.chat)
             state.chat.clear()
-            lost = state.kicked or state.zone_lost or walker.zone is None or walker.zone.closed.is_set()
+            lost = (state.kicked or state.zone_lost or walker.zone is None
+                    or walker.zone.closed.is_set())
             if lost:
                 interruptions += 1
                 state.kicked = state.zone_lost = None
@@ -186,7 +187,8 @@ class RawConnection:
         self._msgid = 1_000_000
 
     @classmethod
-    async def open(cls, port: int, source: str | None = None, timeout: float = 5.0) -> RawConnection:
+    async def open(cls, port: int, source: str | None = None,
+                   timeout: float = 5.0) -> RawConnection:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
             HOST, port, local_addr=(source, 0) if source else None, limit=2**24), timeout)
         return cls(reader, writer)
@@ -199,10 +201,12 @@ class RawConnection:
         async with asyncio.timeout(timeout):
             while True:
                 for message in self.unpacker:
-                    if isinstance(message, list) and len(message) == 4 and message[:2] == [1, msgid]:
+                    answer = isinstance(message, list) and len(message) == 4
+                    if answer and message[:2] == [1, msgid]:
                         if message[2] is not None:
                             error = message[2] if isinstance(message[2], dict) else {}
-                            raise RpcError(str(error.get("code", "error")), str(error.get("message")))
+                            raise RpcError(str(error.get("code", "error")),
+                                           str(error.get("message")))
                         return message[3]
                 data = await self.reader.read(65536)
                 if not data:
@@ -270,7 +274,7 @@ async def raw_world_login(account: FuzzAccount, world: str) -> RawConnection:
 
 
 async def in_world_with_character(account: FuzzAccount, world: str) -> RpcConnection:
-    """The account's world connection (logging in and entering as needed), with its character made."""
+    """The account's world connection (logging in and entering as needed), its character made."""
     client = account.client
     if client.world is None or client.world.closed.is_set():
         if client.master is None or client.master.closed.is_set():
@@ -298,7 +302,7 @@ async def raw_zone_login(account: FuzzAccount, world: str) -> RawConnection:
 
 
 async def double_entry(account: FuzzAccount, world: str) -> int:
-    """Issue 7 case 6: two ``enter_game`` at once, both tickets redeemed at once; how many got in."""
+    """Issue 7 case 6: two ``enter_game``, both tickets redeemed at once; how many got in."""
     world_conn = await in_world_with_character(account, world)
     entries = await asyncio.gather(*(world_conn.call("enter_game", account.character)
                                      for _ in range(2)), return_exceptions=True)

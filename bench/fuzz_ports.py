@@ -1,4 +1,4 @@
-"""Fuzz every MessagePack-RPC port of a running cluster while a legitimate player plays; check that nothing died, hung or bloated.
+"""Fuzz every RPC port of a cluster while a legitimate player plays: none may die, hang or bloat.
 
     python bench/fuzz_ports.py [--per-port 100000] [--seed 1] [--ports master,zone,...]
                                [--connections 8] [--bomb-mb 8] [--burst 1000] [--keep]
@@ -350,7 +350,8 @@ class FuzzConnection:
                     continue
                 error = message[2]
                 replies["ok" if error is None else
-                        f"error {error.get('code') if isinstance(error, dict) else error!s:.40}"] += 1
+                        f"error {error.get('code') if isinstance(error, dict) else error!s:.40}"
+                        ] += 1
             elif message[0] == 2:
                 params = message[2] if isinstance(message[2], list) else []
                 code = params[0].get("code") if params and isinstance(params[0], dict) else None
@@ -623,7 +624,8 @@ async def fuzz_port(plan: PortPlan, connections: int, burst: int, seed: int,
         await asyncio.wait(tasks, timeout=1.0)
         if time.monotonic() - plan.stats.last_answer > GIVE_UP_AFTER_S:
             plan.stats.given_up = True
-            say(f"{plan.target.name}: no answer for {GIVE_UP_AFTER_S:.0f} s; giving up on this port")
+            say(f"{plan.target.name}: no answer for {GIVE_UP_AFTER_S:.0f} s;"
+                " giving up on this port")
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -711,7 +713,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-port", type=int, default=100_000, help="hostile messages per port")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ports", default="all",
-                        help="comma list of " + ",".join(t.name for t in TARGETS) + ", zone, daemon")
+                        help="comma list of " + ",".join(t.name for t in TARGETS)
+                        + ", zone, daemon")
     parser.add_argument("--connections", type=int, default=8,
                         help="concurrent connections before login, per port")
     parser.add_argument("--pool", type=int, default=0,
@@ -764,7 +767,8 @@ def make_plans(targets: list[Target], args: argparse.Namespace,
         after_login = [m.name for m in methods if m.roles and "player" in m.roles]
         cases = case_frames(target.name, public, after_login if target.login else [],
                             known_names, args.per_port,
-                            lambda name, by_name=by_name, rng=rng: valid_params_for(by_name[name], rng))
+                            lambda name, by_name=by_name, rng=rng:
+                            valid_params_for(by_name[name], rng))
         before: list[Any] = [c for c in cases if not c.after_login]
         after = [c for c in cases if c.after_login]
         if args.bomb_mb > 0:
@@ -876,7 +880,8 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
                 probes[plan.target.name] = await probe(plan.port)
         if all(v is not None for v in probes.values()):
             break
-        say(f"no answer within {PROBE_TIMEOUT_S} s from {[k for k, v in probes.items() if v is None]}"
+        silent = [k for k, v in probes.items() if v is None]
+        say(f"no answer within {PROBE_TIMEOUT_S} s from {silent}"
             f" (attempt {attempt + 1} of 3)")
         await asyncio.sleep(2.0)
     chain = await chain_probe(chain_account)
@@ -938,7 +943,10 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
 
 
 def stop_cluster(up: RunningProcess, pids: dict[str, int]) -> tuple[float, bool]:
-    """Stop ``shardkit up``; kill (by pid) any of its processes still there. Seconds, and whether it was clean."""
+    """Stop ``shardkit up`` and kill (by pid) any of its processes still there.
+
+    Returns the seconds it took and whether it was clean.
+    """
     began = time.monotonic()
     code = up.stop(timeout=60)
     leftovers = [pid for pid in pids.values() if alive(pid)]

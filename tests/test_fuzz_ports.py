@@ -1,4 +1,7 @@
-"""The fuzz benchmark's short run: 10^3 hostile messages per RPC port while a player plays; nothing dies, hangs, fails or logs a traceback."""
+"""The fuzz benchmark's short run: 10^3 hostile messages per RPC port while a player plays.
+
+Nothing may die, hang, fail or log a traceback.
+"""
 
 from __future__ import annotations
 

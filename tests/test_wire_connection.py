@@ -1,5 +1,8 @@
-"""RpcConnection in process, over a real socketpair (``shardkit.testing.loopback``): dispatch, roles,
-typed params, notifications both ways, closing, timeouts, and what is never answered."""
+"""RpcConnection in process, over a real socketpair (``shardkit.testing.loopback``).
+
+Dispatch, roles, typed params, notifications both ways, closing, timeouts, and what is never
+answered.
+"""
 
 from __future__ import annotations
 

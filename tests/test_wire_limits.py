@@ -392,7 +392,8 @@ async def test_a_service_error_report_is_a_warning_within_the_same_budget(
     from shardkit.wire.rpc import Router, serve
 
     secret = os.urandom(32)
-    server = await serve("127.0.0.1", 0, Router.for_services(Probe(), ServiceAuth({"zone": secret}, "w")))
+    router = Router.for_services(Probe(), ServiceAuth({"zone": secret}, "w"))
+    server = await serve("127.0.0.1", 0, router)
     caplog.set_level(logging.DEBUG, logger="shardkit.wire")
     conn = await connect("127.0.0.1", server.port)
     try:
@@ -607,7 +608,8 @@ def test_peer_log_rate_limits_per_peer_and_key_and_sums_up(caplog) -> None:
     def shown() -> list[str]:
         return [r.getMessage() for r in caplog.records]
 
-    assert [peer_log.warning("1.2.3.4", "error", "line %d", n) for n in range(10)] == [True] * 3 + [False] * 7
+    logged = [peer_log.warning("1.2.3.4", "error", "line %d", n) for n in range(10)]
+    assert logged == [True] * 3 + [False] * 7
     assert peer_log.info("5.6.7.8", "error", "other peer")  # its own budget
     assert peer_log.info("5.6.7.8", "closed", "other key")
     assert not peer_log.info("9.9.9.9", "closed", "over the budget of all peers together")

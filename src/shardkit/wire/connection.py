@@ -1,4 +1,4 @@
-"""One MessagePack-RPC connection over an asyncio stream: calls and notifications both ways, its read loop and bounds.
+"""One MessagePack-RPC connection: calls and notifications both ways, its read loop and bounds.
 
 Each incoming object is bounded in size while it arrives and is decoded only once it is
 whole (``wire/framing.py``), so what it decodes into is bounded too. A connection's

@@ -1,4 +1,4 @@
-"""What a connection does with each incoming message: requests to their handlers, notifications, responses to our calls.
+"""What a connection does with each incoming message: requests, notifications, responses.
 
 :class:`IncomingMessages` is the part of :class:`~shardkit.wire.connection.RpcConnection` that
 handles one decoded message: it checks the message's shape, resolves the method (its role and

@@ -1,4 +1,4 @@
-"""The MessagePack-RPC messages on the wire: their kinds, how they are encoded, and the errors they carry."""
+"""The MessagePack-RPC messages: their kinds, how they are encoded, and the errors they carry."""
 
 from __future__ import annotations
 

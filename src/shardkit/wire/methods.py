@@ -1,4 +1,4 @@
-"""The wire's method registry: ``@rpc`` marks service methods, a Router maps names to them, params are typed.
+"""The wire's method registry: ``@rpc`` service methods, the Router of names, typed params.
 
 A service is any object whose methods are marked with :func:`rpc`: each names its wire method,
 its params schema (a msgspec Struct with ``array_like=True``, so positional params map onto

@@ -115,7 +115,7 @@ async def connect(
     timeout: float = 5.0,
     local_addr: tuple[str, int] | None = None,
 ) -> RpcConnection:
-    """Open a connection and start its read loop (bounded by ``limits``, default ``DIALLED_LIMITS``)."""
+    """Open a connection and start its read loop (bounded by ``limits``, or DIALLED_LIMITS)."""
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(host, port, ssl=ssl, local_addr=local_addr, limit=READ_CHUNK),
         timeout,
