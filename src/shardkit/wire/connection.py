@@ -23,7 +23,6 @@ from shardkit.wire.framing import MessageStream, MessageTooLarge, StreamError
 from shardkit.wire.incoming import IncomingMessages, log
 from shardkit.wire.limits import (
     DIALLED_LIMITS,
-    MESSAGES_PER_TURN,
     READ_CHUNK,
     SERVICE_LIMITS,
     Limits,
@@ -47,7 +46,7 @@ class RpcConnection(IncomingMessages):
     ``limits.max_message_bytes``; at most ``limits.max_in_flight`` incoming requests and
     notifications are being handled at once, and while that many are, nothing more is read
     from the socket (what waits in the process is at most one read of ``READ_CHUNK`` bytes,
-    undecoded, and the stream's buffer of twice that); at most ``MESSAGES_PER_TURN``
+    undecoded, and the stream's buffer of twice that); at most ``limits.messages_per_turn``
     messages are handled before other tasks get the event loop. Responses to our own calls are
     read as they come, except behind a request or notification that waits for room: a handler
     that calls back its own peer on the same connection keeps its slot while it waits, so if
@@ -210,10 +209,10 @@ class RpcConnection(IncomingMessages):
         """Dispatch every whole message received; False once the connection is closed.
 
         Before each request or notification it waits while the connection's work in flight is
-        at its bound (it reads nothing meanwhile), and every ``MESSAGES_PER_TURN`` messages it
-        lets the event loop run other connections.
+        at its bound (it reads nothing meanwhile), and every ``limits.messages_per_turn``
+        messages it lets the event loop run other connections.
         """
-        budget = MESSAGES_PER_TURN
+        budget = self.limits.messages_per_turn
         room = self.limits.max_in_flight
         self._corked = []  # the answers to a batch leave in one write, before each pause
         try:
@@ -230,7 +229,7 @@ class RpcConnection(IncomingMessages):
                     return False
                 budget -= 1
                 if not budget:
-                    budget = MESSAGES_PER_TURN
+                    budget = self.limits.messages_per_turn
                     self._uncork()
                     await asyncio.sleep(0)
                     if self.closed.is_set():

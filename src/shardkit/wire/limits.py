@@ -22,6 +22,8 @@ class Limits(msgspec.Struct, frozen=True):
     closes the connection. ``max_in_flight`` bounds the incoming requests and notifications
     being handled at once; at the bound the connection reads nothing more until one is done.
     ``max_write_buffer`` bounds our unsent output; a peer that lets more pile up is dropped.
+    ``messages_per_turn`` bounds the messages handled before the connection lets the event loop
+    run others: its share of each turn of the loop, which every other connection waits for.
     """
 
     max_message_bytes: int = 256 * 1024
@@ -29,10 +31,15 @@ class Limits(msgspec.Struct, frozen=True):
     max_write_buffer: int = 4 * 1024 * 1024
     auth_timeout_s: float = 10.0
     call_timeout_s: float = 15.0
+    messages_per_turn: int = 64
 
 
-ANONYMOUS_LIMITS = Limits(max_message_bytes=4 * 1024, max_in_flight=4)
-"""Bounds of an accepted connection until it authenticates (a login needs a few small calls)."""
+MESSAGES_PER_TURN = Limits().messages_per_turn
+"""Messages an authenticated connection handles before it lets the event loop run others."""
+
+ANONYMOUS_LIMITS = Limits(max_message_bytes=4 * 1024, max_in_flight=4, messages_per_turn=16)
+"""Bounds of an accepted connection until it authenticates (a login needs a few small calls,
+so anyone who has not logged in gets a small share of each turn of the loop)."""
 
 PLAYER_LIMITS = Limits(max_message_bytes=8 * 1024, max_in_flight=32)
 """Bounds of an accepted connection once a player (or game master) has logged in on it."""
@@ -50,6 +57,3 @@ DIALLED_LIMITS = Limits()
 
 READ_CHUNK = 64 * 1024
 """Bytes read from the socket at a time."""
-
-MESSAGES_PER_TURN = 64
-"""Messages one connection handles before it lets the event loop run others."""

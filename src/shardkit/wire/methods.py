@@ -9,6 +9,7 @@ a ``bad_params`` error that names the field.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import types
@@ -149,7 +150,7 @@ def _named_path(path: str, schema: Any) -> str:
     current: Any = schema
     for step in _STEP.findall(path):
         struct = _struct_in(current)
-        fields = msgspec.structs.fields(struct) if struct is not None else ()
+        fields = _fields_of(struct) if struct is not None else ()
         if step[1:-1].isdigit() and int(step[1:-1]) < len(fields):  # an array-like field
             field_info = fields[int(step[1:-1])]
             shown, current = f"{shown}.{field_info.name}" if shown else field_info.name, \
@@ -163,6 +164,12 @@ def _named_path(path: str, schema: Any) -> str:
             args = typing.get_args(current)
             shown, current = shown + step, args[-1] if args else None
     return shown
+
+
+@functools.cache
+def _fields_of(struct: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """A struct's fields with their types (resolving annotations is slow: once per struct)."""
+    return msgspec.structs.fields(struct)
 
 
 def _struct_in(annotation: Any) -> type[msgspec.Struct] | None:
