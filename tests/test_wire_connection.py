@@ -15,6 +15,7 @@ import msgspec
 import pytest
 
 from shardkit.testing.loopback import loopback
+from shardkit.wire.handshake import close_after_reply
 from shardkit.wire.rpc import (
     SERVICE_LIMITS,
     ConnectionClosed,
@@ -111,6 +112,17 @@ class Service:
     async def shout_back(self, conn: RpcConnection, p: Text) -> None:
         conn.notify("heard", p.text.upper())
 
+    @rpc("last_word", public=True)
+    async def last_word(self, conn: RpcConnection) -> str:
+        await asyncio.sleep(0)
+        close_after_reply(conn, "said its last word")
+        return "goodbye"
+
+    @rpc("last_word_now", public=True)
+    def last_word_now(self, conn: RpcConnection) -> str:
+        close_after_reply(conn, "said its last word")
+        return "goodbye at once"
+
     @rpc("ask_back", Text, public=True)
     async def ask_back(self, conn: RpcConnection, p: Text) -> str:
         return f"the client said {await conn.call('answer', p.text)}"
@@ -187,6 +199,14 @@ async def test_a_pipelined_batch_is_answered_before_the_error_that_ends_it() -> 
         error = await asyncio.wait_for(catcher.errors.get(), 5)
         assert error == {"code": "protocol", "message": "expected a MessagePack-RPC array"}
         await asyncio.wait_for(pair.client.wait_closed(), 5)
+
+
+@pytest.mark.parametrize("method", ["last_word", "last_word_now"])
+async def test_a_handler_that_closes_after_its_reply_still_gets_it_out(method: str) -> None:
+    async with loopback(server_router()) as pair:
+        assert (await pair.client.call(method)).startswith("goodbye")
+        await asyncio.wait_for(pair.client.wait_closed(), 5)
+        assert pair.server.close_reason == "said its last word"
 
 
 def test_methods_of_lists_a_service_class_declarations_sorted() -> None:

@@ -79,7 +79,8 @@ async def answer_or_close(reader: asyncio.StreamReader, timeout: float) -> tuple
 
 def work_in_flight() -> int:
     """The server's requests and notifications being handled now (tasks of this loop)."""
-    return sum(task.get_coro().__qualname__ == "Probe.hold" for task in asyncio.all_tasks())
+    names = ("IncomingMessages._finish_request", "Probe.hold")  # a request's, a notification's
+    return sum(task.get_coro().__qualname__ in names for task in asyncio.all_tasks())
 
 
 async def ping_promptly(port: int) -> float:

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import inspect
 import logging
+from collections.abc import Awaitable, Coroutine
 from types import CoroutineType
 from typing import Any
 
@@ -179,23 +180,29 @@ class IncomingMessages:
             self._request_failed(msgid, method, exc)
             return
         if _needs_await(result):
-            task = asyncio.ensure_future(result)
+            task = asyncio.ensure_future(self._finish_request(msgid, method, result))
             self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._request_done, msgid, method))
+            task.add_done_callback(functools.partial(self._request_done, result))
         else:
             self._respond(msgid, None, result)
 
-    def _request_done(self, msgid: int, method: str, task: asyncio.Future[Any]) -> None:
-        self._work_done(task)
-        if task.cancelled():  # the connection closed (or the handler gave up): no answer
-            return
-        exc = task.exception()
-        if exc is None:
-            self._respond(msgid, None, task.result())
-        elif isinstance(exc, RpcError):
+    async def _finish_request(self, msgid: int, method: str, pending: Awaitable[Any]) -> None:
+        """Await a handler and answer in the same step, before anything it scheduled runs
+        (``close_after_reply`` closes the connection once the reply is written)."""
+        try:
+            result = await pending
+        except RpcError as exc:
             self._respond(msgid, exc, None)
-        else:
+            return
+        except Exception as exc:
             self._request_failed(msgid, method, exc)
+            return
+        self._respond(msgid, None, result)
+
+    def _request_done(self, pending: Awaitable[Any], task: asyncio.Future[Any]) -> None:
+        self._work_done(task)
+        if task.cancelled() and isinstance(pending, Coroutine):
+            pending.close()  # cancelled before it started: it is not "never awaited"
 
     def _request_failed(self, msgid: int, method: str, exc: BaseException) -> None:
         self._log_failure("request", method, exc)
