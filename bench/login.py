@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
@@ -197,10 +199,9 @@ async def _register_all(port: int, names: list[str], iterations: int) -> None:
 
 async def _server_latency(status_port: int) -> str:
     """The master's own request timings (sum and count per method), from its /metrics page."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", status_port)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
-    text = (await reader.read()).decode()
-    writer.close()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
+            http.get(f"http://127.0.0.1:{status_port}/metrics") as response:
+        text = await response.text()
     return "\n".join(line for line in text.splitlines()
                      if line.startswith("shardkit_master_request_seconds")
                      and 'method="login' in line)

@@ -501,7 +501,7 @@ async def test_postgresql_backup_and_restore(tmp_path: Path) -> None:
 async def test_missing_pg_dump_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shardkit.store.backup.shutil.which", lambda name: None)
+    monkeypatch.setattr("shardkit.store.backup_postgresql.shutil.which", lambda name: None)
     with pytest.raises(BackupError, match="pg_dump is not installed"):
         await backup_database("postgresql://nobody@127.0.0.1/none", tmp_path)
     assert list(tmp_path.iterdir()) == []  # no partial file left behind

@@ -172,7 +172,8 @@ async def test_decline_chat_targets_and_worlds(db: Database, folks: Folks) -> No
     await refused("no_such_character", guilds.roster(WORLD, folks["Elsewhere"]))
     await refused("no_such_guild", guilds.accept("brigadoon", folks["Elsewhere"], "Night Watch"))
     other = await guilds.create("brigadoon", folks["Elsewhere"], "Night Watch")
-    assert other.world == "brigadoon"
+    assert roster(other) == [("Elsewhere", "leader")]  # a new guild of brigadoon, not ours
+    assert len(roster(await guilds.roster(WORLD, folks["Leader"]))) == 3
     await refused("no_such_character", guilds.invite(WORLD, folks["Leader"], "Elsewhere"))
 
 

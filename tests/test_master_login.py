@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from master_support import (
     FakeDaemon,
@@ -332,12 +333,10 @@ async def test_manhole_lists_and_kicks_and_says_where_it_listens(master: MasterP
 
 
 async def http_get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-    raw = await asyncio.wait_for(reader.read(), 5)
-    writer.close()
-    head, _, body = raw.decode().partition("\r\n\r\n")
-    return int(head.split()[1]), body
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as http, \
+            http.request(method, f"http://127.0.0.1:{port}{path}") as response:
+        return response.status, await response.text()
 
 
 async def test_status_page_and_metrics(master: MasterProcess) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shardkit.master.accounts_rules import name_problem, password_problem
 from shardkit.master.bans import ActiveBan, BanList, parse_duration, parse_network
@@ -272,14 +273,19 @@ def test_name_and_password_rules() -> None:
 
 def test_metrics_render_prometheus_text() -> None:
     metrics = MasterMetrics()
-    metrics.logins.inc("ok")
-    metrics.logins.inc("auth_failed", amount=2)
-    metrics.latency.observe(0.003, "login_finish")
-    metrics.add_gauge("shardkit_master_queue_length", "Waiting.", lambda: {("W",): 3}, ("world",))
-    text = metrics.render()
+    metrics.logins.labels("ok").inc()
+    metrics.logins.labels("auth_failed").inc(2)
+    metrics.latency.labels("login_finish").observe(0.003)
+    metrics.live_gauge("shardkit_master_queue_length", "Waiting.", lambda: {("W",): 3}, ("world",))
+    text = metrics.render().decode()
     assert '# TYPE shardkit_master_logins_total counter' in text
-    assert 'shardkit_master_logins_total{result="auth_failed"} 2' in text
-    assert 'shardkit_master_request_seconds_bucket{method="login_finish",le="0.0025"} 0' in text
-    assert 'shardkit_master_request_seconds_bucket{method="login_finish",le="0.005"} 1' in text
-    assert 'shardkit_master_request_seconds_count{method="login_finish"} 1' in text
-    assert 'shardkit_master_queue_length{world="W"} 3' in text
+    assert 'shardkit_master_logins_total{result="auth_failed"} 2.0' in text
+    assert 'shardkit_master_request_seconds_bucket{le="0.0025",method="login_finish"} 0.0' in text
+    assert 'shardkit_master_request_seconds_bucket{le="0.005",method="login_finish"} 1.0' in text
+    assert 'shardkit_master_request_seconds_count{method="login_finish"} 1.0' in text
+    assert 'shardkit_master_queue_length{world="W"} 3.0' in text
+    assert "process_cpu_seconds_total" in text  # prometheus-client's own process metrics
+    assert metrics.value("shardkit_master_logins_total", result="auth_failed") == 2
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["shardkit_master_logins"].type == "counter"
+    assert families["shardkit_master_request_seconds"].type == "histogram"

@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import Connection
 
 import shardkit
-from shardkit.store.accounts import AccountRecord, AccountStore
+from shardkit.store.accounts import AccountRecord, AccountStore, LoginRecord
 from shardkit.store.audit import AuditStore
 from shardkit.store.character_tables import Character, CharacterBase
 from shardkit.store.characters import (
@@ -36,6 +36,7 @@ from shardkit.store.database import (
     NameTaken,
     create_database_engine,
     sqlite_url,
+    utcnow,
 )
 from shardkit.store.gm_tables import GMBase
 from shardkit.store.master_tables import LoginAttempt, MasterBase
@@ -241,7 +242,7 @@ async def test_concurrent_duplicate_creates_exactly_one_wins(accounts: AccountSt
     assert (await accounts.get_by_name("DaVe")) == created[0]
 
 
-async def test_account_roles_logins_listing_and_worlds(
+async def test_account_roles_logins_and_listing(
     accounts: AccountStore, master_db: Database
 ) -> None:
     made = [await _new_account(accounts, f"user{i:02d}") for i in range(5)]
@@ -256,11 +257,11 @@ async def test_account_roles_logins_listing_and_worlds(
     assert [a.name for a in page] == ["user01", "user02"]
     assert len(await accounts.list()) == 5
 
-    await accounts.record_login(made[0].id, "203.0.113.7", False)
+    await accounts.record_logins([LoginRecord(made[0].id, "203.0.113.7", False, utcnow())])
     user00 = await accounts.get(made[0].id)
     assert user00 is not None and user00.last_login_at is None
-    await accounts.record_login(made[0].id, "203.0.113.7", True)
-    await accounts.record_login(None, "198.51.100.1", False)
+    await accounts.record_logins([LoginRecord(made[0].id, "203.0.113.7", True, utcnow()),
+                                  LoginRecord(None, "198.51.100.1", False, utcnow())])
     user00 = await accounts.get(made[0].id)
     assert user00 is not None and user00.last_login_at is not None
     assert user00.last_login_at.tzinfo is not None
@@ -271,14 +272,6 @@ async def test_account_roles_logins_listing_and_worlds(
             (made[0].id, "203.0.113.7", True),
             (None, "198.51.100.1", False),
         ]
-
-    first = await accounts.upsert_world("Avalon", "10.0.0.1", 7000, "up", 1000)
-    second = await accounts.upsert_world("Avalon", "10.0.0.2", 7001, "full", 2000)
-    await accounts.upsert_world("Brigadoon", "10.0.0.3", 7000, "down", 10)
-    assert (second.host, second.port, second.status) == ("10.0.0.2", 7001, "full")
-    assert second.capacity == 2000
-    assert second.last_seen_at >= first.last_seen_at
-    assert [w.name for w in await accounts.list_worlds()] == ["Avalon", "Brigadoon"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,9 +410,9 @@ class _CountingStore(CharacterStore):
         super().__init__(db)
         self.batches: list[int] = []
 
-    async def _save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
+    async def save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
         self.batches.append(len(batch))
-        return await super()._save_prepared(batch)
+        return await super().save_prepared(batch)
 
 
 async def test_save_batcher_many_concurrent_savers(db_url: str) -> None:
@@ -487,7 +480,7 @@ class _FailingStore:
     def __init__(self) -> None:
         self.batches: list[int] = []
 
-    async def _save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
+    async def save_prepared(self, batch: Sequence[Any]) -> list[SaveResult]:
         self.batches.append(len(batch))
         await asyncio.sleep(0)
         raise ConnectionError("database went away")

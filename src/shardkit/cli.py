@@ -87,7 +87,8 @@ def cmd_imp(args: argparse.Namespace) -> int:
     from shardkit.imp.agent import WorldImp
 
     settings = _settings(args)
-    return run_until_signalled(WorldImp(settings, args.daemon_ip, args.daemon_port, args.name).run)
+    imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port)
+    return run_until_signalled(imp.run)
 
 
 def cmd_zone(args: argparse.Namespace) -> int:
@@ -97,7 +98,18 @@ def cmd_zone(args: argparse.Namespace) -> int:
     secret = zone_secret_from_env()
     os.environ.pop("SHARDKIT_ZONE_SECRET", None)
     server = ZoneServer(settings, settings.world(args.world), args.zone, args.port, args.worldport,
-                        args.bind, secret)
+                        args.bind, secret, args.metrics_port)
+    return run_until_signalled(server.run)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from shardkit.web.server import WebServer
+
+    settings = _settings(args)
+    try:
+        server = WebServer(settings)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}")
     return run_until_signalled(server.run)
 
 
@@ -160,12 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
     p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
+    p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0,
+                   help="port of its /metrics (on cluster.metrics_host; default 0: any free port)")
     p = command("zone", cmd_zone, "run one zone (normally started by its WorldServer)")
     p.add_argument("--world", required=True)
     p.add_argument("--zone", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--worldport", type=int, required=True)
     p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0)
+    command("web", cmd_web, "run the web process: pages for browsers and the WebSocket bridge")
     p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)

@@ -80,7 +80,7 @@ def _schemas(choice: str) -> list[str]:
 def _expected_errors() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shardkit.store.backup import BackupError
+    from shardkit.store.checksums import BackupError
     from shardkit.wire.rpc import RpcError
 
     return BackupError, RpcError, ConfigError, OSError, SQLAlchemyError
@@ -183,7 +183,7 @@ def cmd_restore(load: SettingsLoader, args: argparse.Namespace) -> int:
 
 
 def _local_backups(directory: Path) -> list[tuple[str, int, str, str]]:
-    from shardkit.store.backup import CHECKSUM_SUFFIX, read_checksum
+    from shardkit.store.checksums import CHECKSUM_SUFFIX, read_checksum
 
     found = []
     for path in sorted(directory.glob(f"*{CHECKSUM_SUFFIX}")):
@@ -241,7 +241,10 @@ def cmd_fetch(load: SettingsLoader, args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ parser
 
 
-def add_db_commands(sub: argparse._SubParsersAction, load: SettingsLoader) -> None:  # type: ignore[type-arg]
+def add_db_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    load: SettingsLoader,
+) -> None:
     """Add ``shardkit db upgrade|backup|restore|backups|fetch`` to the top-level parser."""
     db = sub.add_parser("db", help="migrate, back up and restore the databases",
                         description="shardkit db: migrate, back up, restore and list the"
@@ -255,7 +258,9 @@ def add_db_commands(sub: argparse._SubParsersAction, load: SettingsLoader) -> No
         return settings
 
     def command(name: str, func: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
-        p = commands.add_parser(name, help=help_text, description=help_text)
+        p: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=help_text
+        )
         p.add_argument("--root", default=".", help="folder holding serverconfig/ (default: here)")
         p.set_defaults(func=partial(func, quiet_load))
         return p

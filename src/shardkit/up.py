@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,9 @@ log = logging.getLogger("shardkit.up")
 READY_LINE = "shardkit cluster is up"
 _LOG_LINE = re.compile(r"^(\[[^\]]+\] )*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \S+ (INFO|DEBUG) ")
 _LISTENING = re.compile(r"^(?:\[[^\]]*\] )*(?P<what>.+?) listening on (?P<host>\S+):(?P<port>\d+)")
+_METRICS = re.compile(r"^(?P<process>.+) metrics \(http\)$")
+MASTER_STATUS = "master status page (http)"  # the master's /metrics is on its status page
+METRICS_TARGETS_FILE = "metrics-targets.json"
 
 
 def show(text: str) -> None:
@@ -47,6 +52,8 @@ class ClusterLauncher:
         self._log_files: dict[str, TextIO] = {}
         self.children: list[Child] = []
         self.expected = {"master listening", "gm listening"}
+        if settings.server.web.enabled:
+            self.expected.add("web listening")
         for world in settings.worlds.values():
             self.expected.add(f"world {world.name} is on the master's list")
             for spec in world.clusters:
@@ -55,6 +62,8 @@ class ClusterLauncher:
         self.seen: set[str] = set()
         self.ready = asyncio.Event()
         self.ports: dict[str, int] = {}  # "master", "zone town", ...: the port it announced
+        self.metrics: dict[str, str] = {}  # process -> host:port of its /metrics
+        self.metrics_file = settings.data_dir / METRICS_TARGETS_FILE
 
     def _on_line(self, name: str, line: str) -> None:
         handle = self._log_files.get(name)
@@ -69,11 +78,32 @@ class ClusterLauncher:
         listening = _LISTENING.match(line)
         if listening:
             self.ports[listening["what"]] = int(listening["port"])
+            self._metrics_seen(listening["what"], listening["host"], listening["port"])
         for marker in self.expected - self.seen:
             if marker in line:
                 self.seen.add(marker)
         if not self.ready.is_set() and self.seen == self.expected:
             self.ready.set()
+
+    def _metrics_seen(self, what: str, host: str, port: str) -> None:
+        """A process said where its /metrics is: keep the Prometheus targets file up to date."""
+        found = _METRICS.match(what)
+        process = "master" if what == MASTER_STATUS else found["process"] if found else None
+        if process is None or self.metrics.get(process) == f"{host}:{port}":
+            return
+        self.metrics[process] = f"{host}:{port}"
+        self.write_metrics_targets()
+
+    def write_metrics_targets(self) -> None:
+        """``data/metrics-targets.json``: every process's /metrics, for Prometheus' file_sd."""
+        targets = [{"targets": [address], "labels": {"shardkit_process": process}}
+                   for process, address in sorted(self.metrics.items())]
+        temporary = self.metrics_file.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps(targets, indent=1) + "\n")
+            os.replace(temporary, self.metrics_file)
+        except OSError as exc:
+            log.warning("could not write %s: %s", self.metrics_file, exc)
 
     def _on_exit(self, child: Child, code: int) -> None:
         if code != 0 and not child.stopping:
@@ -92,6 +122,8 @@ class ClusterLauncher:
         self._child("gm", "gm").start()
         self._child("master", "master").start()
         self._child("characters", "characters").start()
+        if self.settings.server.web.enabled:
+            self._child("web", "web").start()
         for world in self.settings.worlds.values():
             self._child(f"daemon-{world.name}", "daemon", "--world", world.name).start()
             self._child(
@@ -116,8 +148,15 @@ class ClusterLauncher:
             f"  manhole: telnet {manhole.host} {self.port('master manhole (telnet)', manhole.port)}"
             f" (user {manhole.username})",
             f"  status page: http://{m.status_host}:"
-            f"{self.port('master status page (http)', m.status_port)}/ (metrics at /metrics)",
+            f"{self.port(MASTER_STATUS, m.status_port)}/ (metrics at /metrics)",
         ]
+        web = s.server.web
+        if web.enabled:
+            scheme = "https" if web.tls_cert else "http"
+            lines.append(f"  browsers: {scheme}://{web.host}:{self.port('web', web.port)}/"
+                         " (WebSocket bridge at /ws)")
+        lines.append(f"  metrics: {len(self.metrics)} processes serve /metrics; Prometheus"
+                     f" targets in {self.metrics_file}")
         for world in s.worlds.values():
             console = world.daemon.console
             lines.append(f"  world {world.name}: daemon console telnet {console.host}"
@@ -132,9 +171,11 @@ class ClusterLauncher:
         return "\n".join(lines)
 
     async def stop(self) -> None:
-        # imps and daemons first (their world servers save players through the character
-        # server), then the character server, then master and GM.
-        order = sorted(self.children, key=lambda c: (not c.name.startswith("imp"),
+        # the web bridge first (browsers' links close, as players' own would), imps and
+        # daemons next (their world servers save players through the character server), then
+        # the character server, then master and GM.
+        order = sorted(self.children, key=lambda c: (c.name != "web",
+                                                      not c.name.startswith("imp"),
                                                       not c.name.startswith("daemon"),
                                                       c.name != "characters"))
         for child in order:

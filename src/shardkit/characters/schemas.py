@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-
-class CharacterState(msgspec.Struct):
-    """A character as it travels between zones, worlds and the store; ``version`` is what it was based on."""
-
-    id: int
-    account_id: int
-    world: str
-    name: str
-    zone: str
-    x: float
-    y: float
-    level: int = 1
-    experience: int = 0
-    health: int = 100
-    gold: int = 0
-    inventory: list[object] = msgspec.field(default_factory=list)
-    data: dict[str, object] = msgspec.field(default_factory=dict)
-    version: int = 1
+# The store returns these and they travel as they are: one type for store and wire.
+from shardkit.store.character_types import CharacterState as CharacterState
+from shardkit.store.character_types import GuildInfo as GuildInfo
+from shardkit.store.character_types import GuildMember as GuildMember
 
 
 class CharacterSummary(msgspec.Struct):
@@ -95,19 +81,6 @@ class GuildText(msgspec.Struct, array_like=True):
     world: str
     character_id: int
     text: str
-
-
-class GuildMember(msgspec.Struct):
-    name: str
-    rank: str  # "leader", "officer" or "member"
-
-
-class GuildInfo(msgspec.Struct):
-    """A guild as its members see it: name, message of the day, roster (leader first)."""
-
-    name: str
-    motd: str
-    members: list[GuildMember]
 
 
 class GuildChatTargets(msgspec.Struct):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -12,6 +13,7 @@ from shardkit.characters.access import own_world
 from shardkit.characters.content_port import ContentInfo
 from shardkit.characters.gm_service import GMService
 from shardkit.characters.guilds import GuildService
+from shardkit.characters.metrics import CharacterMetrics
 from shardkit.characters.names import character_name_problem
 from shardkit.characters.schemas import (
     CharacterRef,
@@ -136,7 +138,15 @@ class CharacterService:
     async def save_character(self, conn: RpcConnection, p: SaveCharacter) -> SaveResult:
         """Save a character state based on ``version``; answered only after the commit. Stale saves are refused."""
         own_world(conn, p.state.world)
-        result = await self.server.batcher.save(_to_store(p.state))
+        metrics = self.server.metrics
+        started = time.perf_counter()
+        try:
+            result = await self.server.batcher.save(_to_store(p.state))
+        except Exception:
+            metrics.saves.labels("error").inc()
+            raise
+        metrics.save_seconds.observe(time.perf_counter() - started)
+        metrics.saves.labels("ok" if result.ok else result.reason or "refused").inc()
         if p.final and result.ok and self.server.claims.get(p.state.account_id, ("",))[0] == p.state.world:
             self.server.claims.pop(p.state.account_id, None)
         return SaveResult(result.id, result.ok, result.version, result.reason)
@@ -169,6 +179,13 @@ class CharacterServer:
             CharacterService(self), GuildService(self), self.content
         )
         self.gm_link: ServiceLink | None = None
+        self.metrics = CharacterMetrics()
+        self.metrics.live_gauge("shardkit_characters_in_play", "Characters in play (claimed).",
+                                lambda: {(): len(self.claims)})
+        self.metrics.live_gauge("shardkit_characters_daemon_links",
+                                "Worlds whose daemon the character server is linked to.",
+                                lambda: {(): sum(1 for link in self.daemon_links.values()
+                                                 if link.conn is not None)})
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
         if self.gm_link is None or not self.gm_link.notify("audit", actor, action, target, detail):
@@ -207,7 +224,7 @@ class CharacterServer:
         db = await Database.open(url, schema="characters")
         self.store = store.CharacterStore(db)
         self.guilds = GuildStore(db)
-        self.batcher = store.SaveBatcher(self.store)
+        self.batcher = store.SaveBatcher(self.store, on_commit=self.metrics.committed)
         self.batcher.start()
         master = settings.server.master
         master_link = ServiceLink(
@@ -224,8 +241,11 @@ class CharacterServer:
         master_link.start()
         self.gm_link.start()
         announce(f"characters linking to master {master.host}:{master.port} and gm {gm.host}:{gm.port}")
+        metrics = await self.metrics.serve(settings.server.cluster.metrics_host,
+                                           settings.server.characters.metrics_port, "characters")
         await stop.wait()
         log.info("character server stopping")
+        await metrics.close()
         for link in [master_link, self.gm_link, *self.daemon_links.values()]:
             await link.stop()
         await self.batcher.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,12 +170,18 @@ class ServerEvents:
         self.client.changed()
 
 
+Dial = Callable[[str, int, Router], Awaitable[RpcConnection]]
+"""Opens a connection to host:port dispatching into a router (``wire.rpc.connect`` by default;
+``web.ws_transport.BridgeDialer.dial`` goes through the web bridge as a browser would)."""
+
+
 class GameClient(GuildCalls):
     """One player's connections: master, then a world, then a zone."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 2002) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 2002, dial: Dial = connect) -> None:
         self.host = host
         self.port = port
+        self._dial = dial
         self.master: RpcConnection | None = None
         self.world: RpcConnection | None = None
         self.zone: RpcConnection | None = None
@@ -214,7 +220,7 @@ class GameClient(GuildCalls):
     # -------------------------------------------------------------- master
     async def _master(self) -> RpcConnection:
         if self.master is None or self.master.closed.is_set():
-            self.master = await connect(self.host, self.port, self._router)
+            self.master = await self._dial(self.host, self.port, self._router)
         return self.master
 
     async def register(self, name: str, password: str, registration_key: str = "") -> AccountInfo:
@@ -268,7 +274,7 @@ class GameClient(GuildCalls):
         entry = await self._world_ticket(name)
         if self.world is not None:
             self.world.close("changing world")
-        self.world = await connect(entry.host, port or entry.port, self._router)
+        self.world = await self._dial(entry.host, port or entry.port, self._router)
         welcome = msgspec.convert(await self.world.call("ticket_login", entry.ticket), Welcome)
         self.world_name = welcome.world
         return welcome
@@ -343,7 +349,7 @@ class GameClient(GuildCalls):
             self.zone.close("changing zone")
         self.state.zone_lost = None
         self.state.seen.clear()
-        self.zone = await connect(entry.host, entry.port, self._router)
+        self.zone = await self._dial(entry.host, entry.port, self._router)
         self.entered = msgspec.convert(await self.zone.call("zone_login", entry.ticket), Entered)
         return self.entered
 

@@ -22,6 +22,7 @@ public_address = "127.0.0.1"   # the address clients and other machines are told
 content_dir = ""               # world content; "" = shipped default. Must match on every machine
 log_level = "INFO"
 hang_timeout_s = 15.0          # a process whose event loop stops this long is killed and restarted
+metrics_host = "127.0.0.1"     # where every process serves Prometheus /metrics (keep it private)
 
 [master]
 host = "127.0.0.1"             # where daemons and the character server reach the master
@@ -40,8 +41,8 @@ login_backoff_max_s = 900.0
 registrations_per_ip = 20        # new accounts per IP per registration_window_s
 registration_window_s = 600.0
 queue_max = 5000                 # players waiting per full world
-status_host = "127.0.0.1"        # HTTP status page (/, /status.json, /metrics)
-status_port = 8080               # 0 = any free port
+status_host = "127.0.0.1"        # HTTP status page (/, /status.json, /healthz, /metrics)
+status_port = 8081               # 0 = any free port
 
 [master.manhole]               # telnet admin console; password is in secrets.toml
 host = "127.0.0.1"
@@ -53,12 +54,35 @@ allowed_ips = ["127.0.0.1/32", "::1/128"]
 host = "127.0.0.1"
 port = 1998
 database_url = ""              # "" = SQLite data/gm.db
+metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
 
 [characters]
 database_url = ""              # "" = SQLite data/characters.db
 save_interval_s = 30.0         # periodic save of every character in play
 restore_days = 30.0            # a GM may restore a deleted character for this many days
 max_per_account = 8            # characters (not deleted) one account may have in one world
+metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
+
+[web]                          # static pages and the WebSocket bridge for browsers (docs/protocol.md)
+enabled = true                 # shardkit up starts it
+host = "127.0.0.1"             # "0.0.0.0" to let other machines' browsers in
+port = 8080
+metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
+static_dir = ""                # "" = the pages shipped with shardkit
+tls_cert = ""                  # PEM certificate file; set both to serve HTTPS and WSS
+tls_key = ""                   # PEM private key file
+allowed_origins = []           # pages allowed to open /ws, e.g. ["https://play.example.com"]; [] = any
+max_message_bytes = 16384      # one message from a browser
+max_server_message_bytes = 1048576   # one message to a browser
+max_in_flight_bytes = 262144   # bytes buffered per link and direction before reading stops
+idle_timeout_s = 300.0         # a session with no message either way for this long is closed
+session_linger_s = 60.0        # a session with no link open is forgotten after this
+connect_timeout_s = 5.0
+sessions_burst = 10            # new sessions one IP may open at once...
+sessions_per_s = 0.2           # ...and then this many per second
+max_links_per_ip = 32          # WebSockets open at once from one IP
+max_links_per_session = 4
+max_links = 10000
 """
 
 WORLD_TOML = """\
@@ -68,6 +92,8 @@ capacity = 1000
 world_port = 2006              # client port of cluster N is world_port + N
 ssh_port = 6000                # SSH console of cluster N is ssh_port + N
 zone_base_port = 29000         # zone i of cluster N listens on zone_base_port + 100*N + i
+metrics_port = 0               # WorldServer N's /metrics on metrics_port + N; 0 = any free port
+zone_metrics_base_port = 0     # zone i of cluster N: zone_metrics_base_port + 100*N + i; 0 = any
 tick_hz = 10.0
 view_radius = 60.0
 chat_burst = 5                 # chat lines (zone and guild) a character may send at once...
@@ -78,6 +104,7 @@ host = "127.0.0.1"             # where world servers and imps reach this daemon
 world_port = 7000              # WorldServers connect here
 characters_port = 7001         # the CharacterServer connects here
 imp_port = 7005                # WorldImps connect here
+metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
 
 [daemon.console]               # telnet console; password is in secrets.toml
 host = "127.0.0.1"

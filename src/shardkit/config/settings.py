@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import msgspec
 
 CONFIG_DIR = "serverconfig"
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 LOOPBACK_ONLY = ["127.0.0.1/32", "::1/128"]
 
 
@@ -38,6 +39,7 @@ class Cluster(msgspec.Struct, forbid_unknown_fields=True):
     log_level: str = "INFO"
     # a supervised process whose event loop is silent this long is killed and restarted
     hang_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    metrics_host: str = "127.0.0.1"  # where every process's /metrics endpoint listens
 
 
 class Master(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,8 +59,8 @@ class Master(msgspec.Struct, forbid_unknown_fields=True):
     registrations_per_ip: int = 20  # accounts one IP may register within the window
     registration_window_s: float = 600.0
     queue_max: int = 5000  # players waiting per full world
-    status_host: str = "127.0.0.1"  # HTTP status page and /metrics
-    status_port: int = 8080  # 0: any free port
+    status_host: str = "127.0.0.1"  # HTTP status page and the master's /metrics
+    status_port: Port = 8081  # 0: any free port
     manhole: Console = msgspec.field(default_factory=lambda: Console(port=8192))
 
 
@@ -66,6 +68,7 @@ class GM(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 1998
     database_url: str = ""
+    metrics_port: Port = 0  # /metrics on cluster.metrics_host; 0: any free port (announced)
 
 
 class Characters(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,6 +76,31 @@ class Characters(msgspec.Struct, forbid_unknown_fields=True):
     save_interval_s: float = 30.0
     restore_days: float = 30.0  # a GM may restore a deleted character for this long
     max_per_account: Annotated[int, msgspec.Meta(ge=1)] = 8  # undeleted characters, per world
+    metrics_port: Port = 0  # /metrics on cluster.metrics_host; 0: any free port (announced)
+
+
+class Web(msgspec.Struct, forbid_unknown_fields=True):
+    """The web process: static files (browser client, dashboard) and the WebSocket bridge."""
+
+    enabled: bool = True  # `shardkit up` starts it
+    host: str = "127.0.0.1"
+    port: Port = 8080  # 0: any free port
+    metrics_port: Port = 0  # /metrics on cluster.metrics_host; 0: any free port (announced)
+    static_dir: str = ""  # "" = the pages shipped with shardkit
+    tls_cert: str = ""  # PEM certificate (chain) file; with tls_key, the web port speaks HTTPS/WSS
+    tls_key: str = ""  # PEM private key file
+    allowed_origins: list[str] = msgspec.field(default_factory=list)  # [] = any page may use /ws
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=256)] = 16 * 1024  # browser -> cluster
+    max_server_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024  # cluster -> browser
+    max_in_flight_bytes: Annotated[int, msgspec.Meta(ge=16 * 1024)] = 256 * 1024  # per link, each way
+    idle_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0  # session without any message
+    session_linger_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0  # session kept with no link open
+    connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    sessions_burst: Annotated[int, msgspec.Meta(ge=1)] = 10  # new sessions one IP may open at once
+    sessions_per_s: Annotated[float, msgspec.Meta(gt=0)] = 0.2  # ... and then per second
+    max_links_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 32
+    max_links_per_session: Annotated[int, msgspec.Meta(ge=1)] = 4
+    max_links: Annotated[int, msgspec.Meta(ge=1)] = 10_000
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,6 +108,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     master: Master = msgspec.field(default_factory=Master)
     gm: GM = msgspec.field(default_factory=GM)
     characters: Characters = msgspec.field(default_factory=Characters)
+    web: Web = msgspec.field(default_factory=Web)
 
 
 class Daemon(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +116,7 @@ class Daemon(msgspec.Struct, forbid_unknown_fields=True):
     world_port: int = 7000
     characters_port: int = 7001
     imp_port: int = 7005
+    metrics_port: Port = 0  # /metrics on cluster.metrics_host; 0: any free port (announced)
     console: Console = msgspec.field(default_factory=lambda: Console(port=7002))
 
 
@@ -104,6 +134,8 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     world_port: int = 2006  # + cluster number
     ssh_port: int = 6000  # + cluster number
     zone_base_port: int = 29000  # + 100 x cluster number + zone index
+    metrics_port: Port = 0  # WorldServer /metrics, + cluster number; 0: any free port
+    zone_metrics_base_port: Port = 0  # zone /metrics, + 100 x cluster + zone index; 0: any
     tick_hz: float = 10.0
     view_radius: float = 60.0
     chat_burst: Annotated[int, msgspec.Meta(ge=1)] = 5  # chat lines a character may send at once

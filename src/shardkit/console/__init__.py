@@ -1,1 +1,1 @@
-"""Admin consoles: telnet (master manhole, daemon) and SSH (world server), guarded by user, password and allowed IPs."""
+"""Admin consoles: telnet (master manhole, daemon) and SSH (world server) over one shell."""

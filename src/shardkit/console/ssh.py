@@ -1,26 +1,37 @@
-"""SSH admin console (WorldServer): asyncssh, password login, interactive shell and exec."""
+"""SSH admin console (WorldServer): the asyncssh transport of the shell, password login only."""
+
+# Everything a session does (banner, prompt/execute loop, limits) is the shared shell's
+# (console/shell.py). This module keeps the SSH specifics: the host key, the address check
+# before the version exchange, password authentication through the shell's LoginTries (the
+# lockout said in an auth banner), and the channel: an interactive shell (asyncssh's line
+# editor when the client asked for a pty) or one ``exec`` command; subsystems are refused.
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import secrets
 from pathlib import Path
+from typing import Unpack
 
 import asyncssh
 
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import EXIT_COMMANDS, CommandSet
+from shardkit.console.commands import CommandSet
+from shardkit.console.limits import CommandRate, LimitOptions, ShellLimits
+from shardkit.console.server import ConsoleServer
+from shardkit.console.shell import (
+    ConsoleShell,
+    LineTooLong,
+    LoginTries,
+    lockout_text,
+)
 from shardkit.runtime.private_files import create_private_dirs, tighten
 
 __all__ = ["SshConsole", "load_or_create_host_key", "start_ssh_console"]
 
 log = logging.getLogger("shardkit.console")
-
-#: Wrong passwords allowed per SSH connection; after that password auth is withdrawn.
-MAX_LOGIN_TRIES = 3
 
 
 def _load_or_create_host_key_sync(path: Path) -> asyncssh.SSHKey:
@@ -69,47 +80,43 @@ class _ConsoleSshServer(asyncssh.SSHServer):
     def __init__(self, console: SshConsole) -> None:
         self._console = console
         self._conn: asyncssh.SSHServerConnection | None = None
-        self._ip = ""
-        self._failures = 0
+        self._tries: LoginTries | None = None
+        self.rate = console.shell.new_rate()  # one budget for all channels of the connection
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         peer = conn.get_extra_info("peername")
-        self._ip = str(peer[0]) if peer else ""
-        if not self._console.policy.ip_allowed(self._ip):  # logs the refusal
+        ip = str(peer[0]) if peer else ""
+        if not self._console.policy.ip_allowed(ip):  # logs the refusal
             # Closed before the SSH version exchange: nothing is sent to the client.
             conn.abort()
             return
         self._conn = conn
-        self._console._conns.add(conn)
+        self._tries = LoginTries(self._console.policy, ip)
+        self._console._connected(conn, conn.close)
+        self._console._run(conn.wait_closed(), f"ssh-console {ip}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
-            self._console._conns.discard(self._conn)
+            self._console._disconnected(self._conn)
 
     def begin_auth(self, username: str) -> bool:
-        remaining = self._console.policy.locked_out_for(self._ip)
-        if remaining > 0 and self._conn is not None:
-            log.warning(
-                "console: SSH login from %s while locked out for %d more s",
-                self._ip,
-                math.ceil(remaining),
-            )
+        if self._tries is None or self._conn is None:
+            return True
+        remaining = self._tries.locked_out_for()
+        if remaining > 0:
+            log.warning("console: SSH login from %s while %s", self._tries.ip,
+                        lockout_text(remaining))
             try:
-                self._conn.send_auth_banner(
-                    f"too many failed logins; try again in {math.ceil(remaining)} s\r\n"
-                )
+                self._conn.send_auth_banner(lockout_text(remaining) + "\r\n")
             except OSError:
                 pass
         return True  # authentication is always required
 
     def password_auth_supported(self) -> bool:
-        return self._failures < MAX_LOGIN_TRIES
+        return self._tries is not None and not self._tries.exhausted
 
     def validate_password(self, username: str, password: str) -> bool:
-        ok = self._console.policy.check_credentials(self._ip, username, password)
-        if not ok:
-            self._failures += 1
-        return ok
+        return self._tries is not None and self._tries.check(username, password)
 
     def public_key_auth_supported(self) -> bool:
         return False
@@ -121,143 +128,67 @@ class _ConsoleSshServer(asyncssh.SSHServer):
         return False
 
 
-class _LineTooLong(Exception):
-    """An input line exceeded max_line_bytes."""
+class _SshLineIO:
+    """The shell's LineIO over one SSH session channel."""
+
+    def __init__(self, process: asyncssh.SSHServerProcess[str], max_line_bytes: int) -> None:
+        self._process = process
+        self._max = max_line_bytes
+
+    async def read_line(self, *, secret: bool = False) -> str | None:
+        # ``secret`` is never asked for: SSH authenticates before the session starts.
+        while True:
+            try:
+                line = await self._process.stdin.readline()
+            except asyncssh.TerminalSizeChanged:
+                continue
+            except (asyncssh.BreakReceived, asyncssh.SignalReceived):
+                # Ctrl-C: the line being typed is dropped (from asyncssh's line editor too,
+                # which exists when the client asked for a pty) and the prompt comes again
+                clear_input = getattr(self._process.channel, "clear_input", None)
+                if self._process.get_terminal_type() is not None and clear_input is not None:
+                    clear_input()
+                await self.write("\n")
+                return ""
+            except asyncssh.Error as exc:
+                raise ConnectionResetError(str(exc)) from exc
+            if not line:
+                return None  # EOF (or Ctrl-D on an empty line)
+            line = line.rstrip("\r\n")
+            if len(line.encode("utf-8", "replace")) > self._max:
+                raise LineTooLong
+            return line
+
+    async def write(self, text: str) -> None:
+        try:
+            self._process.stdout.write(text)
+            await self._process.stdout.drain()
+        except asyncssh.Error as exc:
+            raise ConnectionResetError(str(exc)) from exc
 
 
-class _Interrupted(Exception):
-    """Ctrl-C (break or signal) while reading a line."""
-
-
-class SshConsole:
+class SshConsole(ConsoleServer):
     """A listening SSH console; made by :func:`start_ssh_console`."""
-
-    def __init__(
-        self,
-        *,
-        policy: AccessPolicy,
-        commands: CommandSet,
-        banner: str,
-        prompt: str,
-        idle_timeout: float,
-        max_line_bytes: int,
-    ) -> None:
-        self.policy = policy
-        self.commands = commands
-        self.banner = banner
-        self.prompt = prompt
-        self.idle_timeout = idle_timeout
-        self.max_line_bytes = max_line_bytes
-        self.port = 0
-        self._acceptor: asyncssh.SSHAcceptor | None = None
-        self._conns: set[asyncssh.SSHServerConnection] = set()
-
-    def close(self) -> None:
-        """Stop listening and disconnect every client."""
-        if self._acceptor is not None:
-            self._acceptor.close()
-        for conn in list(self._conns):
-            conn.close()
-
-    async def wait_closed(self) -> None:
-        """Wait until the listener and all connections are closed (call :meth:`close` first)."""
-        if self._acceptor is not None:
-            await self._acceptor.wait_closed()
-        conns = list(self._conns)
-        if conns:
-            await asyncio.gather(*(conn.wait_closed() for conn in conns), return_exceptions=True)
-
-    # -- sessions -----------------------------------------------------------------------------
 
     async def _handle_process(self, process: asyncssh.SSHServerProcess[str]) -> None:
         peer = process.get_extra_info("peername")
         ip = str(peer[0]) if peer else ""
-        status = 0
+        owner = process.get_extra_info("connection").get_owner()
+        rate: CommandRate | None = owner.rate if isinstance(owner, _ConsoleSshServer) else None
+        io = _SshLineIO(process, self.shell.limits.max_line_bytes)
+        status = 1
         try:
             if process.subsystem is not None:
                 process.stderr.write(f"subsystem {process.subsystem!r} is not supported\n")
-                status = 1
             elif process.command is not None:
-                await self._exec(process, process.command)
+                status = await self.shell.run_once(
+                    io, ip, process.command, transport="SSH", rate=rate)
             else:
-                await self._shell(process, ip)
-        except _LineTooLong:
-            log.warning("console: SSH client %s sent an over-long line; disconnecting", ip)
-            status = 1
-            try:
-                process.stdout.write(
-                    f"\nerror: input line too long (max {self.max_line_bytes} bytes)\n"
-                )
-            except OSError:
-                pass
+                status = await self.shell.serve(io, ip, transport="SSH", rate=rate)
         except (OSError, asyncssh.Error):
             pass  # client went away
-        except Exception:
-            log.exception("console: SSH session from %s failed", ip)
-            status = 1
         finally:
             process.exit(status)  # no-op if the channel is already closed
-
-    async def _send(self, process: asyncssh.SSHServerProcess[str], text: str) -> None:
-        process.stdout.write(text)
-        async with asyncio.timeout(self.idle_timeout or None):
-            await process.stdout.drain()
-
-    async def _exec(self, process: asyncssh.SSHServerProcess[str], command: str) -> None:
-        line = command.strip()
-        if not line or line.split()[0] in EXIT_COMMANDS:
-            return
-        output = await self.commands.execute(line)
-        if output:
-            await self._send(process, output if output.endswith("\n") else output + "\n")
-
-    async def _read_line(self, process: asyncssh.SSHServerProcess[str]) -> str | None:
-        while True:
-            try:
-                async with asyncio.timeout(self.idle_timeout or None):
-                    line = await process.stdin.readline()
-            except asyncssh.TerminalSizeChanged:
-                continue
-            except (asyncssh.BreakReceived, asyncssh.SignalReceived):
-                raise _Interrupted from None
-            if not line:
-                return None  # EOF (or Ctrl-D on an empty line)
-            line = line.rstrip("\r\n")
-            if len(line.encode("utf-8", "replace")) > self.max_line_bytes:
-                raise _LineTooLong
-            return line
-
-    async def _shell(self, process: asyncssh.SSHServerProcess[str], ip: str) -> None:
-        log.info("console: SSH session from %s started", ip)
-        try:
-            if self.banner:
-                await self._send(process, self.banner.rstrip("\n") + "\n")
-            while True:
-                await self._send(process, self.prompt)
-                try:
-                    line = await self._read_line(process)
-                except _Interrupted:
-                    await self._send(process, "\n")
-                    continue
-                if line is None:
-                    return
-                line = line.strip()
-                if not line:
-                    continue
-                if line.split()[0] in EXIT_COMMANDS:
-                    await self._send(process, "bye\n")
-                    return
-                output = await self.commands.execute(line)
-                if output:
-                    await self._send(process, output if output.endswith("\n") else output + "\n")
-        except TimeoutError:
-            log.info("console: SSH session from %s idle; disconnecting", ip)
-            try:
-                process.stdout.write("\nidle timeout; disconnecting\n")
-            except OSError:
-                pass
-        finally:
-            log.info("console: SSH session from %s ended", ip)
 
 
 async def start_ssh_console(
@@ -269,28 +200,18 @@ async def start_ssh_console(
     host_key_path: Path,
     banner: str,
     prompt: str = "> ",
-    idle_timeout: float = 600.0,
-    login_timeout: float = 60.0,
-    max_line_bytes: int = 4096,
+    **limits: Unpack[LimitOptions],
 ) -> SshConsole:
     """Start an SSH console on ``host:port`` (port 0 picks a free port: see ``.port``).
 
     Password authentication only, checked by ``policy``. The host key is read from
-    ``host_key_path`` or generated there. ``idle_timeout`` ends a shell session with no input
-    for that long, ``login_timeout`` bounds SSH authentication (0 disables either).
+    ``host_key_path`` or generated there. ``limits`` are the fields of
+    :class:`~shardkit.console.shell.ShellLimits`; ``login_timeout`` bounds SSH authentication.
     """
-    if max_line_bytes < 1:
-        raise ValueError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
+    shell = ConsoleShell(commands, banner=banner, prompt=prompt, limits=ShellLimits(**limits))
+    console = SshConsole(shell, policy)
     host_key = await load_or_create_host_key(Path(host_key_path))
-    console = SshConsole(
-        policy=policy,
-        commands=commands,
-        banner=banner,
-        prompt=prompt,
-        idle_timeout=idle_timeout,
-        max_line_bytes=max_line_bytes,
-    )
-    console._acceptor = await asyncssh.listen(
+    acceptor = await asyncssh.listen(
         host,
         port,
         server_factory=lambda: _ConsoleSshServer(console),
@@ -299,7 +220,7 @@ async def start_ssh_console(
         encoding="utf-8",
         errors="replace",
         line_editor=True,
-        max_line_length=max_line_bytes,
+        max_line_length=shell.limits.max_line_bytes,
         password_auth=True,
         public_key_auth=False,
         kbdint_auth=False,
@@ -310,8 +231,9 @@ async def start_ssh_console(
         agent_forwarding=False,
         x11_forwarding=False,
         allow_scp=False,
-        login_timeout=login_timeout,
+        login_timeout=shell.limits.login_timeout,
     )
-    console.port = console._acceptor.get_port()
+    console.listener = acceptor
+    console.port = acceptor.get_port()
     log.info("console: SSH console listening on %s:%d", host, console.port)
     return console

@@ -25,6 +25,7 @@ from shardkit.daemon.schemas import (
 )
 from shardkit.master.schemas import AnnounceWorld
 from shardkit.runtime.main import announce
+from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
@@ -104,6 +105,31 @@ class WorldDaemon:
         self.master_link: ServiceLink | None = None
         self.characters_port = world.daemon.characters_port
         self.content_version: str | None = None  # the character server's, once it is linked
+        self.metrics = self._declare_metrics()
+        self._registered_before: set[int] = set()  # cluster numbers that registered already
+
+    def _declare_metrics(self) -> ProcessMetrics:
+        metrics = ProcessMetrics()
+        world = (self.world.name,)
+        labels = ("world",)
+        metrics.live_gauge("shardkit_daemon_world_servers_up",
+                           "WorldServers registered with the daemon now.",
+                           lambda: {world: len(self.clusters)}, labels)
+        metrics.live_gauge("shardkit_daemon_world_servers_configured",
+                           "WorldServers the world's config asks for.",
+                           lambda: {world: len(self.world.clusters)}, labels)
+        self.restarts = metrics.counter(
+            "shardkit_daemon_world_server_restarts_total",
+            "WorldServers that registered again (restarted after a crash, hang or reboot).",
+            ("world", "cluster"))
+        metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
+                           lambda: {world: sum(self.populations.values())}, labels)
+        metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
+                           lambda: {world: len(self.imps)}, labels)
+        metrics.live_gauge("shardkit_daemon_character_server_linked",
+                           "1 while the character server is linked, else 0.",
+                           lambda: {world: float(self.characters_up.is_set())}, labels)
+        return metrics
 
     # ------------------------------------------------------------ clusters
     def _content_problem(self, p: RegisterCluster) -> str | None:
@@ -120,6 +146,9 @@ class WorldDaemon:
             raise RpcError("content_mismatch", problem)
         self.clusters[p.number] = (conn, p)
         self.populations.setdefault(p.number, 0)
+        if p.number in self._registered_before:
+            self.restarts.labels(self.world.name, str(p.number)).inc()
+        self._registered_before.add(p.number)
         log.info("cluster %s of %s registered at %s:%s", p.number, self.world.name, quote(p.host),
                  p.port)
 
@@ -292,6 +321,8 @@ class WorldDaemon:
         )
         announce(f"daemon {world.name} console (telnet) listening on {d.console.host}:{console.port}"
                  f" allowing {', '.join(d.console.allowed_ips)}")
+        metrics = await self.metrics.serve(settings.server.cluster.metrics_host, d.metrics_port,
+                                           f"daemon {world.name}")
         master = settings.server.master
         self.master_link = ServiceLink(
             master.host, master.port, role="daemon", name=world.name,
@@ -306,6 +337,7 @@ class WorldDaemon:
         heartbeats.cancel()
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         console.close()
+        await metrics.close()
         await self.master_link.stop()
         for port in ports:
             await port.close()

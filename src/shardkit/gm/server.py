@@ -12,6 +12,7 @@ from shardkit.config.settings import Settings
 from shardkit.gm.commands import GMCommands
 from shardkit.gm.schemas import GM_TICKET_KIND, GM_TICKET_LABEL, AuditEvent, RecentAudit
 from shardkit.runtime.main import announce
+from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.store.audit import AuditStore
 from shardkit.store.database import Database
 from shardkit.wire.handshake import ServiceAuth, derive_key
@@ -50,12 +51,19 @@ class GMServer:
         self.audit_store: AuditStore
         self.characters_conn: RpcConnection | None = None
         self.characters_up = asyncio.Event()
+        self.metrics = ProcessMetrics()
+        self.audit_events = self.metrics.counter("shardkit_gm_audit_events_total",
+                                                 "Events written to the audit log.")
+        self.metrics.live_gauge("shardkit_gm_character_server_linked",
+                                "1 while the character server is linked, else 0.",
+                                lambda: {(): float(self.characters_up.is_set())})
 
     # --------------------------------------------------------------- audit
     async def audit(
         self, actor: str, action: str, target: str | None, detail: dict[str, Any]
     ) -> None:
         await self.audit_store.record(actor, action, target, detail)
+        self.audit_events.inc()
 
     async def recent_audit(self, limit: int) -> list[dict[str, Any]]:
         rows = await self.audit_store.recent(max(1, min(limit, MAX_AUDIT_ROWS)))
@@ -104,7 +112,10 @@ class GMServer:
         bind = settings.server.cluster.bind
         port = await serve(bind, cfg.port, router)
         announce(f"gm listening on {bind}:{port.port}")
+        metrics = await self.metrics.serve(settings.server.cluster.metrics_host, cfg.metrics_port,
+                                           "gm")
         await stop.wait()
+        await metrics.close()
         await port.close()
         await db.close()
         return 0

@@ -10,6 +10,7 @@ from typing import Any
 from shardkit.config.settings import Settings
 from shardkit.daemon.schemas import StartWorld, StopWorld
 from shardkit.runtime.main import announce
+from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.link import ServiceLink
@@ -45,12 +46,25 @@ class ImpService:
 
 
 class WorldImp:
-    def __init__(self, settings: Settings, daemon_ip: str, daemon_port: int, name: str | None) -> None:
+    def __init__(self, settings: Settings, daemon_ip: str, daemon_port: int, name: str | None,
+                 metrics_port: int = 0) -> None:
         self.settings = settings
         self.daemon_ip = daemon_ip
         self.daemon_port = daemon_port
         self.name = name or socket.gethostname()
         self.children: dict[tuple[str, int], Child] = {}
+        self.metrics_port = metrics_port
+        self.metrics = ProcessMetrics()
+        self.metrics.live_gauge("shardkit_imp_world_servers_running",
+                                "WorldServers this imp runs now.",
+                                lambda: {(): sum(1 for c in self.children.values()
+                                                 if c.running.is_set())})
+        self.metrics.live_gauge("shardkit_imp_world_server_starts",
+                                "Times this imp started a WorldServer process (restarts too),"
+                                " by world and cluster.",
+                                lambda: {(w, str(n)): c.starts
+                                         for (w, n), c in self.children.items()},
+                                ("world", "cluster"))
 
     def start_world(self, p: StartWorld) -> int | None:
         if p.world not in self.settings.worlds:
@@ -80,7 +94,10 @@ class WorldImp:
         )
         link.start()
         announce(f"imp {self.name} linking to daemon {self.daemon_ip}:{self.daemon_port}")
+        metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
+                                           self.metrics_port, f"imp {self.name}")
         await stop.wait()
+        await metrics.close()
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         await link.stop()
         return 0

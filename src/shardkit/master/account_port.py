@@ -62,9 +62,9 @@ class AccountPort:
             try:
                 record = await self._register(conn, p)
             except RpcError as exc:
-                self.master.metrics.registrations.inc(exc.code)
+                self.master.metrics.registrations.labels(exc.code).inc()
                 raise
-        self.master.metrics.registrations.inc("ok")
+        self.master.metrics.registrations.labels("ok").inc()
         log.info("registered account %s from %s", quote(record.name), conn.peer_ip)
         return AccountInfo(record.id, record.name, record.role)
 
@@ -125,11 +125,11 @@ class AccountPort:
         try:
             done = await self._login_finish(conn, p)
         except RpcError as exc:
-            self.master.metrics.logins.inc(exc.code)
+            self.master.metrics.logins.labels(exc.code).inc()
             raise
         finally:
-            self.master.metrics.latency.observe(time.perf_counter() - started, "login_finish")
-        self.master.metrics.logins.inc("ok")
+            self.master.metrics.latency.labels("login_finish").observe(time.perf_counter() - started)
+        self.master.metrics.logins.labels("ok").inc()
         return done
 
     async def _login_finish(self, conn: RpcConnection, p: LoginFinish) -> LoginDone:
@@ -179,7 +179,7 @@ class AccountPort:
         except (ScramError, ValueError):
             server_final = None
         ok = server_final is not None and record is not None
-        self.master.metrics.password_checks.inc("ok" if ok else "failed")
+        self.master.metrics.password_checks.labels("ok" if ok else "failed").inc()
         return server_final if ok else None
 
     @rpc("change_password", ChangePassword)

@@ -65,7 +65,7 @@ class WorldGate:
             self.advance(world)  # those already waiting go first
             if self._has_room(world):
                 self._leave_other_queue(account_id)
-                self._metrics.tickets.inc("direct")
+                self._metrics.tickets.labels("direct").inc()
                 return self._issue(account_id, name, world)
         if self.queues.world_of(account_id) not in (None, world):
             self._leave_other_queue(account_id)
@@ -148,7 +148,7 @@ class WorldGate:
                 if conn.closed.is_set() or conn.identity is None:
                     continue
                 entry = self._issue(waiter.account_id, conn.identity.name, world)
-                self._metrics.tickets.inc("queue")
+                self._metrics.tickets.labels("queue").inc()
                 conn.notify("queue_ready", *params_of(QueueReady(
                     entry.world, entry.host, entry.port, entry.ticket)))
                 log.info("%s leaves the queue for %s", quote(conn.identity.name), quote(world))

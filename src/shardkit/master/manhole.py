@@ -42,11 +42,13 @@ def build_commands(master: MasterServer) -> CommandSet:
 
     @commands.command("status", "uptime, sessions, logins and queues")
     async def status(args: list[str]) -> str:
-        m = master.metrics
+        def logins(result: str) -> int:
+            return int(master.metrics.value("shardkit_master_logins_total", result=result))
+
         return "\n".join([
             f"up {_uptime(master.uptime_s())}, {len(master.sessions)} players logged in",
-            f"logins ok {int(m.logins.value('ok'))}, refused "
-            f"{int(sum(m.logins.value(c) for c in ('auth_failed', 'rate_limited', 'banned')))}, "
+            f"logins ok {logins('ok')}, refused "
+            f"{sum(logins(c) for c in ('auth_failed', 'rate_limited', 'banned'))}, "
             f"queued {master.queues.total()}",
         ])
 

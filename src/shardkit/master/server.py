@@ -21,10 +21,10 @@ from shardkit.master.queue import LoginQueues
 from shardkit.master.schemas import AnnounceWorld, DaemonAddress, KickAccount
 from shardkit.master.service_port import ServicePort
 from shardkit.master.sessions import REPLACED_TEXT, SessionTable
-from shardkit.master.status_http import StatusHttpServer
-from shardkit.master.status_page import status_routes
+from shardkit.master.status_page import status_app
 from shardkit.master.world_port import WorldPort
 from shardkit.master.worlds import WorldRegistry
+from shardkit.runtime.http import HttpEndpoint
 from shardkit.runtime.main import announce
 from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountStore, BanStore, RegistrationKeyStore
@@ -67,7 +67,7 @@ class MasterServer:
         self._add_gauges()
 
     def _add_gauges(self) -> None:
-        add = self.metrics.add_gauge
+        add = self.metrics.live_gauge
         add("shardkit_master_sessions", "Players logged in to the master.",
             lambda: {(): len(self.sessions)})
         add("shardkit_master_queue_length", "Players waiting for a world.",
@@ -95,7 +95,7 @@ class MasterServer:
     def open_session(self, conn: RpcConnection, account_id: int) -> None:
         """One live session per account: replace (and put the old one out of play) or refuse."""
         if self.sessions.open(conn, account_id):
-            self.metrics.kicks.inc("replaced")
+            self.metrics.kicks.labels("replaced").inc()
             self.tell_worlds(account_id, REPLACED_TEXT)
 
     def kick_account(self, account_id: int, reason: str, cause: str) -> tuple[bool, int]:
@@ -103,7 +103,7 @@ class MasterServer:
 
         Returns whether it had a master session and how many worlds were told.
         """
-        self.metrics.kicks.inc(cause)
+        self.metrics.kicks.labels(cause).inc()
         had_session = self.sessions.close(account_id, reason)
         self.gate.drop_account(account_id)
         return had_session, self.tell_worlds(account_id, reason)
@@ -183,9 +183,9 @@ class MasterServer:
         self.login_log = LoginLog(self.accounts)
         self.login_log.start()
 
-    async def _start_status_page(self) -> StatusHttpServer | None:
+    async def _start_status_page(self) -> HttpEndpoint | None:
         cfg = self.settings.server.master
-        http = StatusHttpServer(status_routes(self))
+        http = HttpEndpoint(status_app(self))
         try:
             port = await http.start(cfg.status_host, cfg.status_port)
         except OSError as exc:
@@ -194,7 +194,7 @@ class MasterServer:
                      f" {exc}")
             return None
         announce(f"master status page (http) listening on {cfg.status_host}:{port}"
-                 " (/, /status.json, /metrics)")
+                 " (/, /status.json, /healthz, /metrics)")
         return http
 
     async def run(self, stop: asyncio.Event) -> int:
@@ -215,7 +215,7 @@ class MasterServer:
         await stop.wait()
         log.info("master stopping")
         if http is not None:
-            http.close()
+            await http.close()
         console.close()
         await self.port.close()
         await self.login_log.close()

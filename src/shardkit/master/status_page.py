@@ -6,13 +6,14 @@ import html
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from aiohttp import web
 
-from shardkit.master.status_http import Route
+from shardkit.runtime.metrics import metrics_app
 
 if TYPE_CHECKING:
     from shardkit.master.server import MasterServer
 
-__all__ = ["status_routes"]
+__all__ = ["status_app", "status_data"]
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>shardkit master</title>
@@ -36,7 +37,7 @@ def status_data(master: MasterServer) -> dict[str, Any]:
     }
 
 
-def _html(master: MasterServer) -> tuple[str, bytes]:
+def _html(master: MasterServer) -> str:
     data = status_data(master)
     rows = "\n".join(
         "<tr>" + "".join(f"<td>{html.escape(str(w[k]))}</td>"
@@ -44,16 +45,21 @@ def _html(master: MasterServer) -> tuple[str, bytes]:
         for w in data["worlds"]
     ) or '<tr><td colspan="5">no worlds announced</td></tr>'
     minutes, seconds = divmod(int(data["uptime_s"]), 60)
-    page = _PAGE.format(uptime=f"{minutes // 60}h{minutes % 60:02d}m{seconds:02d}s",
+    return _PAGE.format(uptime=f"{minutes // 60}h{minutes % 60:02d}m{seconds:02d}s",
                         sessions=data["sessions"], queued=data["queued"], rows=rows)
-    return "text/html; charset=utf-8", page.encode()
 
 
-def status_routes(master: MasterServer) -> dict[str, Route]:
-    """Path -> page maker for the status HTTP server."""
-    return {
-        "/": lambda: _html(master),
-        "/status.json": lambda: ("application/json", msgspec.json.encode(status_data(master))),
-        "/metrics": lambda: (master.metrics.registry.CONTENT_TYPE, master.metrics.render().encode()),
-        "/healthz": lambda: ("text/plain", b"ok\n"),
-    }
+def status_app(master: MasterServer) -> web.Application:
+    """The master's status server: ``/`` (HTML), ``/status.json``, ``/metrics``, ``/healthz``."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=_html(master), content_type="text/html")
+
+    async def as_json(request: web.Request) -> web.Response:
+        return web.Response(body=msgspec.json.encode(status_data(master)),
+                            content_type="application/json")
+
+    app = metrics_app(master.metrics)
+    app.router.add_get("/", page)
+    app.router.add_get("/status.json", as_json)
+    return app

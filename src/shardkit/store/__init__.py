@@ -1,1 +1,1 @@
-"""Storage layer: database engines (SQLite WAL by default, PostgreSQL in production), tables and migrations."""
+"""Storage layer: database engines (SQLite WAL, or PostgreSQL), tables, stores and migrations."""

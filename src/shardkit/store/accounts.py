@@ -1,33 +1,28 @@
-"""Account storage for the MasterServer: accounts, login history, bans, registration keys, worlds."""
+"""Account storage for the MasterServer: accounts with their SCRAM verifiers, roles, login history.
+
+Bans and registration keys have their own stores (:mod:`shardkit.store.bans`,
+:mod:`shardkit.store.registration_keys`); their names are re-exported here as well.
+"""
 
 from __future__ import annotations
 
 import builtins
-import hashlib
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
 import msgspec
-from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, insert, select, update
 
-from shardkit.store.database import (
-    Database,
-    NameTaken,
-    StoreError,
-    name_key,
-    raise_name_taken,
-    utcnow,
-)
-from shardkit.store.master_tables import (
-    ROLES,
-    Account,
-    Ban,
-    LoginAttempt,
-    RegistrationKey,
-    World,
+from shardkit.store.bans import BanRecord, BanStore
+from shardkit.store.database import Database, NameTaken, name_key, raise_name_taken, utcnow
+from shardkit.store.master_tables import ROLES, Account, LoginAttempt
+from shardkit.store.registration_keys import (
+    KeyRefused,
+    RegistrationKeyRecord,
+    RegistrationKeyStore,
+    registration_key_hash,
+    use_registration_key,
 )
 
 __all__ = [
@@ -40,7 +35,6 @@ __all__ = [
     "NameTaken",
     "RegistrationKeyRecord",
     "RegistrationKeyStore",
-    "WorldRecord",
     "registration_key_hash",
 ]
 
@@ -54,10 +48,6 @@ _SET_LAST_LOGIN = (
 )
 
 
-class KeyRefused(StoreError):
-    """The registration key is unknown or already used."""
-
-
 class LoginRecord(msgspec.Struct, frozen=True):
     """One login attempt to append to the history (see :meth:`AccountStore.record_logins`)."""
 
@@ -65,36 +55,6 @@ class LoginRecord(msgspec.Struct, frozen=True):
     ip: str
     success: bool
     at: datetime
-
-
-class BanRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A ban as plain values; ``account_name`` is filled in for account bans."""
-
-    id: int
-    account_id: int | None
-    account_name: str | None
-    ip_range: str | None
-    reason: str
-    created_at: datetime
-    expires_at: datetime | None
-    created_by: str
-    lifted_at: datetime | None
-
-
-class RegistrationKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A registration key's bookkeeping (the key itself is never stored)."""
-
-    id: int
-    note: str
-    created_at: datetime
-    created_by: str
-    used_at: datetime | None
-    used_by_name: str | None
-
-
-def registration_key_hash(key: str) -> str:
-    """What the database keeps of a registration key: its SHA-256, hex."""
-    return hashlib.sha256(key.strip().encode()).hexdigest()
 
 
 class AccountRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,40 +71,9 @@ class AccountRecord(msgspec.Struct, frozen=True, kw_only=True):
     last_login_at: datetime | None
 
 
-class WorldRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A registered world as plain values."""
-
-    name: str
-    host: str
-    port: int
-    status: str
-    capacity: int
-    last_seen_at: datetime
-
-
-def _account(row: Account) -> AccountRecord:
-    return AccountRecord(
-        id=row.id,
-        name=row.name,
-        salt=row.salt,
-        stored_key=row.stored_key,
-        server_key=row.server_key,
-        iterations=row.iterations,
-        role=row.role,
-        created_at=row.created_at,
-        last_login_at=row.last_login_at,
-    )
-
-
-def _world(row: World) -> WorldRecord:
-    return WorldRecord(
-        name=row.name,
-        host=row.host,
-        port=row.port,
-        status=row.status,
-        capacity=row.capacity,
-        last_seen_at=row.last_seen_at,
-    )
+def _account(row: object) -> AccountRecord:
+    """An account row (ORM object or result row) as a record."""
+    return msgspec.convert(row, AccountRecord, from_attributes=True)
 
 
 def _check_role(role: str) -> None:
@@ -189,24 +118,18 @@ class AccountStore:
             with raise_name_taken(name):
                 await session.flush()
             if registration_key is not None:
-                used = await session.execute(
-                    update(RegistrationKey)
-                    .where(
-                        RegistrationKey.key_hash == registration_key_hash(registration_key),
-                        RegistrationKey.used_at.is_(None),
-                    )
-                    .values(used_at=utcnow(), used_by=account.id)
-                )
-                if used.rowcount != 1:  # type: ignore[attr-defined]
+                try:
+                    await use_registration_key(session, registration_key, account.id)
+                except KeyRefused:
                     await session.rollback()
-                    raise KeyRefused("unknown or used registration key")
+                    raise
             await session.commit()
             return _account(account)
 
     async def set_verifier(
         self, account_id: int, salt: bytes, stored_key: bytes, server_key: bytes, iterations: int
     ) -> bool:
-        """Replace an account's SCRAM verifier (change of password); False if there is no account."""
+        """Replace an account's SCRAM verifier (new password); False if there is no account."""
         async with self._db.session() as session, session.begin():
             result = await session.execute(
                 update(Account)
@@ -226,7 +149,8 @@ class AccountStore:
         latest: dict[int, datetime] = {}
         for attempt in attempts:
             if attempt.success and attempt.account_id is not None:
-                latest[attempt.account_id] = max(attempt.at, latest.get(attempt.account_id, attempt.at))
+                account = attempt.account_id
+                latest[account] = max(attempt.at, latest.get(account, attempt.at))
         async with self._db.engine.begin() as conn:
             await conn.execute(
                 _INSERT_ATTEMPT,
@@ -263,25 +187,13 @@ class AccountStore:
             return {}
         async with self._db.engine.connect() as conn:  # core, not ORM: little work per row
             rows = await conn.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name_key.in_(keys)))
-            return {row.name_key: _account(row) for row in rows}  # type: ignore[arg-type]
+            return {row.name_key: _account(row) for row in rows}
 
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or None."""
         async with self._db.session() as session:
             row = await session.get(Account, account_id)
             return None if row is None else _account(row)
-
-    async def record_login(self, account_id: int | None, ip: str, success: bool) -> None:
-        """Append a login attempt; a successful one also sets the account's ``last_login_at``."""
-        now = utcnow()
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                insert(LoginAttempt).values(account_id=account_id, ip=ip, success=success, at=now)
-            )
-            if success and account_id is not None:
-                await session.execute(
-                    update(Account).where(Account.id == account_id).values(last_login_at=now)
-                )
 
     async def set_role(self, name: str, role: str) -> bool:
         """Give the account called ``name`` a role; False when there is no such account."""
@@ -301,141 +213,3 @@ class AccountStore:
                 select(Account).order_by(Account.id).limit(limit).offset(offset)
             )
             return [_account(row) for row in rows]
-
-    async def upsert_world(
-        self, name: str, host: str, port: int, status: str, capacity: int
-    ) -> WorldRecord:
-        """Register a world or refresh its entry; ``last_seen_at`` becomes now."""
-        values = {
-            "name": name,
-            "host": host,
-            "port": port,
-            "status": status,
-            "capacity": capacity,
-            "last_seen_at": utcnow(),
-        }
-        dialect_insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        stmt = dialect_insert(World).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[World.name],
-            set_={key: getattr(stmt.excluded, key) for key in values if key != "name"},
-        )
-        async with self._db.session() as session, session.begin():
-            await session.execute(stmt)
-            row = await session.get(World, name, populate_existing=True)
-            assert row is not None
-            return _world(row)
-
-    async def list_worlds(self) -> builtins.list[WorldRecord]:
-        """All registered worlds ordered by name."""
-        async with self._db.session() as session:
-            rows = await session.scalars(select(World).order_by(World.name))
-            return [_world(row) for row in rows]
-
-
-def _ban(row: Ban, account_name: str | None) -> BanRecord:
-    return BanRecord(
-        id=row.id,
-        account_id=row.account_id,
-        account_name=account_name,
-        ip_range=row.ip_range,
-        reason=row.reason,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        created_by=row.created_by,
-        lifted_at=row.lifted_at,
-    )
-
-
-class BanStore:
-    """Bans of accounts and IP ranges in the master database; lifting keeps the row as history."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def add(
-        self,
-        *,
-        account_id: int | None = None,
-        ip_range: str | None = None,
-        reason: str = "",
-        expires_at: datetime | None = None,
-        created_by: str,
-    ) -> BanRecord:
-        """Ban an account or an IP range (CIDR text) until ``expires_at`` (None: for good)."""
-        if (account_id is None) == (ip_range is None):
-            raise ValueError("a ban names exactly one of account_id and ip_range")
-        ban = Ban(account_id=account_id, ip_range=ip_range, reason=reason, expires_at=expires_at,
-                  created_by=created_by, created_at=utcnow())
-        async with self._db.session() as session:
-            session.add(ban)
-            await session.commit()
-            name = None
-            if account_id is not None:
-                name = await session.scalar(select(Account.name).where(Account.id == account_id))
-            return _ban(ban, name)
-
-    async def lift(self, *, account_id: int | None = None, ip_range: str | None = None,
-                   lifted_by: str) -> int:
-        """Lift every ban in force on the account or the exact IP range; returns how many."""
-        if (account_id is None) == (ip_range is None):
-            raise ValueError("lift names exactly one of account_id and ip_range")
-        target = Ban.account_id == account_id if account_id is not None else Ban.ip_range == ip_range
-        now = utcnow()
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(
-                update(Ban)
-                .where(target, Ban.lifted_at.is_(None))
-                .values(lifted_at=now, lifted_by=lifted_by)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def in_force(self, now: datetime | None = None) -> builtins.list[BanRecord]:
-        """Bans neither lifted nor expired at ``now``, oldest first."""
-        now = now or utcnow()
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(Ban, Account.name)
-                .outerjoin(Account, Account.id == Ban.account_id)
-                .where(Ban.lifted_at.is_(None),
-                       or_(Ban.expires_at.is_(None), Ban.expires_at > now))
-                .order_by(Ban.id)
-            )
-            return [_ban(ban, name) for ban, name in rows]
-
-
-class RegistrationKeyStore:
-    """Single-use registration keys for closed betas; the database keeps only their hashes."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def issue(self, count: int, *, created_by: str, note: str = "") -> builtins.list[str]:
-        """Make ``count`` new keys and return them (the only time they are seen in clear)."""
-        if not 1 <= count <= 1000:
-            raise ValueError("issue 1 to 1000 keys at a time")
-        keys = [secrets.token_urlsafe(12) for _ in range(count)]
-        now = utcnow()
-        async with self._db.session() as session, session.begin():
-            await session.execute(
-                insert(RegistrationKey),
-                [{"key_hash": registration_key_hash(k), "note": note, "created_at": now,
-                  "created_by": created_by} for k in keys],
-            )
-        return keys
-
-    async def list(self, limit: int = 50) -> builtins.list[RegistrationKeyRecord]:
-        """The newest keys first, with who used them."""
-        async with self._db.session() as session:
-            rows = await session.execute(
-                select(RegistrationKey, Account.name)
-                .outerjoin(Account, Account.id == RegistrationKey.used_by)
-                .order_by(RegistrationKey.id.desc())
-                .limit(limit)
-            )
-            return [
-                RegistrationKeyRecord(id=key.id, note=key.note, created_at=key.created_at,
-                                      created_by=key.created_by, used_at=key.used_at,
-                                      used_by_name=name)
-                for key, name in rows
-            ]

@@ -61,14 +61,4 @@ class AuditStore:
             rows = await session.scalars(
                 select(AuditLogEntry).order_by(AuditLogEntry.id.desc()).limit(limit)
             )
-            return [
-                AuditEntry(
-                    id=row.id,
-                    at=row.at,
-                    actor=row.actor,
-                    action=row.action,
-                    target=row.target,
-                    detail=row.detail,
-                )
-                for row in rows
-            ]
+            return [msgspec.convert(row, AuditEntry, from_attributes=True) for row in rows]

@@ -1,29 +1,28 @@
-"""Character storage: versioned character state, optimistic saves and a group-commit batcher."""
+"""Character storage: versioned characters, created, loaded, renamed, soft-deleted and saved."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
-import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Final, NamedTuple
+from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ColumnElement, String, Table, bindparam, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Table, func, insert, select, update
 
+from shardkit.store.character_saves import PreparedSave, SaveResult, commit_saves, prepare_save
 from shardkit.store.character_tables import Character
+from shardkit.store.character_types import CharacterState
 from shardkit.store.database import (
     Database,
     NameTaken,
     StoreError,
-    UTCDateTime,
+    advisory_lock,
     name_key,
     raise_name_taken,
     utcnow,
 )
+from shardkit.store.save_batcher import SaveBatcher
 
 __all__ = [
     "CharacterLimit",
@@ -34,8 +33,6 @@ __all__ = [
     "SaveBatcher",
     "SaveResult",
 ]
-
-log = logging.getLogger(__name__)
 
 _characters: Final[Table] = Character.__table__  # type: ignore[assignment]
 
@@ -50,53 +47,6 @@ class CharacterLimit(StoreError):
         self.limit = limit
 
 
-_INT32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
-_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-
-
-class _SaveRow(msgspec.Struct):
-    """What a save writes, with the column types; used to validate a state before it is queued."""
-
-    id: _INT64
-    version: _INT32
-    zone: str
-    x: float
-    y: float
-    level: _INT32
-    experience: _INT64
-    health: _INT32
-    gold: _INT64
-    inventory: list[Any]
-    data: dict[str, Any]
-
-
-class _Prepared(NamedTuple):
-    """One save, snapshotted and validated: the state as JSON plus the keys it is matched on."""
-
-    id: int
-    version: int
-    json: bytes
-
-
-class CharacterState(msgspec.Struct, kw_only=True):
-    """A character's state; ``version`` is the stored version this state is based on."""
-
-    id: int
-    account_id: int
-    world: str
-    name: str
-    zone: str
-    x: float
-    y: float
-    level: int = 1
-    experience: int = 0
-    health: int = 100
-    gold: int = 0
-    inventory: list[Any] = msgspec.field(default_factory=list)
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    version: int = 1
-
-
 class DeletedCharacter(msgspec.Struct, frozen=True, kw_only=True):
     """A soft-deleted character, as a GM sees it before restoring it."""
 
@@ -109,135 +59,13 @@ class DeletedCharacter(msgspec.Struct, frozen=True, kw_only=True):
     deleted_at: datetime
 
 
-class SaveResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome of saving one state.
-
-    ``ok``: ``version`` is the new stored version. ``reason="stale"``: the state was based on an old
-    version and was refused; ``version`` is the version currently stored. ``reason="not_found"``:
-    no such (undeleted) character; ``version`` is the one the state was based on.
-    """
-
-    id: int
-    ok: bool
-    version: int
-    reason: str | None = None
+def _state(row: object) -> CharacterState:
+    """A character row (ORM object or result row) as a state."""
+    return msgspec.convert(row, CharacterState, from_attributes=True)
 
 
-def _state(row: Character) -> CharacterState:
-    return CharacterState(
-        id=row.id,
-        account_id=row.account_id,
-        world=row.world,
-        name=row.name,
-        zone=row.zone,
-        x=row.x,
-        y=row.y,
-        level=row.level,
-        experience=row.experience,
-        health=row.health,
-        gold=row.gold,
-        inventory=row.inventory,
-        data=row.data,
-        version=row.version,
-    )
-
-
-def _deleted(row: Character) -> DeletedCharacter:
-    assert row.deleted_at is not None
-    return DeletedCharacter(
-        id=row.id,
-        account_id=row.account_id,
-        world=row.world,
-        name=row.name,
-        zone=row.zone,
-        level=row.level,
-        deleted_at=row.deleted_at,
-    )
-
-
-def _prepare(state: CharacterState) -> _Prepared:
-    """Snapshot ``state`` as JSON now, and check it fits the columns (finite floats, int ranges).
-
-    A state that would make the UPDATE fail is refused here, where it only hurts its own caller,
-    rather than failing a whole batch.
-    """
-    try:
-        raw = msgspec.json.encode(state)
-        row = msgspec.json.decode(raw, type=_SaveRow)
-    except (TypeError, ValueError, OverflowError, msgspec.MsgspecError) as exc:
-        raise ValueError(f"character {state.id} cannot be saved: {exc}") from exc
-    return _Prepared(row.id, row.version, raw)
-
-
-# A save is refused unless the row is still at the version the state was based on and not
-# soft-deleted. A batch is applied with one set-based UPDATE per round: it joins the batch (a JSON
-# array of states) to the table by id, with exactly the per-row condition
-#     WHERE id = :id AND version = :version AND deleted_at IS NULL
-# and RETURNING says which rows were updated (and their new version). One statement instead of one
-# per state is what makes thousands of acknowledged saves per second possible.
-_SQLITE_SAVE = text(
-    """
-    UPDATE characters SET
-        zone = json_extract(s.value, '$.zone'),
-        x = json_extract(s.value, '$.x'),
-        y = json_extract(s.value, '$.y'),
-        level = json_extract(s.value, '$.level'),
-        experience = json_extract(s.value, '$.experience'),
-        health = json_extract(s.value, '$.health'),
-        gold = json_extract(s.value, '$.gold'),
-        inventory = json_extract(s.value, '$.inventory'),
-        data = json_extract(s.value, '$.data'),
-        version = characters.version + 1,
-        updated_at = :now
-    FROM json_each(:batch) AS s
-    WHERE characters.id = json_extract(s.value, '$.id')
-      AND characters.version = json_extract(s.value, '$.version')
-      AND characters.deleted_at IS NULL
-    RETURNING characters.id, characters.version
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("batch", type_=String()))
-
-_POSTGRESQL_SAVE = text(
-    """
-    UPDATE characters SET
-        zone = s.zone,
-        x = s.x,
-        y = s.y,
-        level = s.level,
-        experience = s.experience,
-        health = s.health,
-        gold = s.gold,
-        inventory = s.inventory,
-        data = s.data,
-        version = characters.version + 1,
-        updated_at = :now
-    FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS s(
-        id integer, version integer, zone varchar, x double precision, y double precision,
-        level integer, experience bigint, health integer, gold bigint, inventory jsonb, data jsonb
-    )
-    WHERE characters.id = s.id
-      AND characters.version = s.version
-      AND characters.deleted_at IS NULL
-    RETURNING characters.id, characters.version
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("batch", type_=String()))
-
-
-def _rounds(batch: Sequence[_Prepared]) -> builtins.list[builtins.list[int]]:
-    """Split a batch (by index) so that no round holds the same character twice.
-
-    The k-th save of a character goes into round k; rounds run in order, so saves of one character
-    are applied in the order they were queued (a second save based on the same version is stale).
-    """
-    rounds: builtins.list[builtins.list[int]] = []
-    seen: dict[int, int] = {}
-    for index, save in enumerate(batch):
-        k = seen.get(save.id, 0)
-        seen[save.id] = k + 1
-        if k == len(rounds):
-            rounds.append([])
-        rounds[k].append(index)
-    return rounds
+def _deleted(row: object) -> DeletedCharacter:
+    return msgspec.convert(row, DeletedCharacter, from_attributes=True)
 
 
 class CharacterStore:
@@ -272,15 +100,6 @@ class CharacterStore:
             )
             return [_state(row) for row in rows]
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: SQLite takes the write lock up front (BEGIN IMMEDIATE)."""
-        async with self._db.engine.connect() as conn:
-            if self._db.dialect == "sqlite":
-                await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
-
     async def create(
         self, account_id: int, world: str, name: str, zone: str, x: float, y: float,
         *, limit: int | None = None,
@@ -293,11 +112,9 @@ class CharacterStore:
         advisory lock on the account), so concurrent creates never go over the limit.
         """
         now = utcnow()
-        async with self._write() as conn:
+        async with self._db.write() as conn:
             if limit is not None:
-                if self._db.dialect == "postgresql":
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:kind, :account)"),
-                                       {"kind": _CREATE_LOCK, "account": account_id})
+                await advisory_lock(conn, _CREATE_LOCK, account_id)
                 count = await conn.scalar(
                     select(func.count()).select_from(_characters).where(
                         _characters.c.account_id == account_id,
@@ -320,7 +137,7 @@ class CharacterStore:
                         .returning(*_characters.c)
                     )
                 ).one()
-        return _state(row)  # type: ignore[arg-type]  # a Row has the same attributes
+        return _state(row)
 
     async def load(self, account_id: int, world: str, name: str) -> CharacterState | None:
         """The account's undeleted character called ``name`` (case-insensitively) in ``world``."""
@@ -415,158 +232,13 @@ class CharacterStore:
         Returns only after the commit. Raises ValueError, before touching the database, if a state
         does not fit its columns.
         """
-        return await self._save_prepared([_prepare(state) for state in states])
+        return await self.save_prepared([prepare_save(state) for state in states])
 
-    async def _save_prepared(self, batch: Sequence[_Prepared]) -> builtins.list[SaveResult]:
-        if not batch:
-            return []
-        statement = _POSTGRESQL_SAVE if self._db.dialect == "postgresql" else _SQLITE_SAVE
-        now = utcnow()
-        new_versions: builtins.list[int | None] = [None] * len(batch)
-        async with self._db.engine.begin() as conn:
-            for round_ in _rounds(batch):
-                payload = b"[" + b",".join(batch[index].json for index in round_) + b"]"
-                rows = await conn.execute(statement, {"batch": payload.decode(), "now": now})
-                updated = {row.id: row.version for row in rows}
-                for index in round_:
-                    new_versions[index] = updated.get(batch[index].id)
-            refused = {save.id for save, new in zip(batch, new_versions, strict=True) if new is None}
-            stored: dict[int, int] = {}
-            if refused:
-                rows = await conn.execute(
-                    select(_characters.c.id, _characters.c.version).where(
-                        _characters.c.id.in_(refused), _characters.c.deleted_at.is_(None)
-                    )
-                )
-                stored = {row.id: row.version for row in rows}
-        # Committed: only now may anyone be told their save succeeded.
-        results: builtins.list[SaveResult] = []
-        for save, new in zip(batch, new_versions, strict=True):
-            if new is not None:
-                results.append(SaveResult(id=save.id, ok=True, version=new))
-            elif save.id in stored:
-                version = stored[save.id]
-                results.append(SaveResult(id=save.id, ok=False, version=version, reason="stale"))
-            else:
-                results.append(
-                    SaveResult(id=save.id, ok=False, version=save.version, reason="not_found")
-                )
-        return results
+    async def save_prepared(self, batch: Sequence[PreparedSave]) -> builtins.list[SaveResult]:
+        """Save states already checked by :func:`prepare_save` (what a :class:`SaveBatcher` queues).
 
-
-_STOP: Final = object()
-_Pending = tuple[_Prepared, asyncio.Future[SaveResult]]
-
-
-class SaveBatcher:
-    """Group commit: many coroutines ``await save(state)``; one writer task commits them in batches.
-
-    Each caller's future resolves only after the transaction holding its save has committed; if the
-    transaction fails, every caller in that batch gets the exception. The state is snapshotted when
-    ``save`` is called, so the caller may keep mutating it while waiting.
-    """
-
-    def __init__(
-        self, store: CharacterStore, max_batch: int = 500, max_delay_s: float = 0.002
-    ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
-        if max_delay_s < 0:
-            raise ValueError("max_delay_s must not be negative")
-        self._store = store
-        self.max_batch = max_batch
-        self.max_delay_s = max_delay_s
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-
-    def start(self) -> None:
-        """Start the writer task (idempotent; ``save`` also starts it)."""
-        if self._closing:
-            raise RuntimeError("SaveBatcher is closed")
-        if self._task is None:
-            loop = asyncio.get_running_loop()
-            self._task = loop.create_task(self._run(), name="shardkit-save-batcher")
-
-    async def save(self, state: CharacterState) -> SaveResult:
-        """Queue ``state`` and wait until its batch is committed."""
-        if self._closing:
-            raise RuntimeError("SaveBatcher is closed")
-        if self._task is not None and self._task.done():
-            raise RuntimeError("SaveBatcher writer task has stopped")
-        prepared = _prepare(state)
-        self.start()
-        future: asyncio.Future[SaveResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((prepared, future))
-        return await future
-
-    async def close(self) -> None:
-        """Stop accepting saves, commit everything already queued, then stop the writer task."""
-        if self._closing:
-            if self._task is not None:
-                await asyncio.shield(self._task)
-            return
-        self._closing = True
-        if self._task is None:
-            return
-        self._queue.put_nowait(_STOP)
-        await asyncio.shield(self._task)
-
-    def _take(self, batch: builtins.list[Any]) -> bool:
-        """Move queued items into ``batch`` (up to max_batch); True at the stop marker."""
-        while len(batch) < self.max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return False
-            if item is _STOP:
-                return True
-            batch.append(item)
-        return False
-
-    async def _run(self) -> None:
-        batch: builtins.list[_Pending] = []
-        try:
-            stopping = False
-            while not stopping:
-                first = await self._queue.get()
-                if first is _STOP:
-                    break
-                batch = [first]
-                stopping = self._take(batch)
-                if not stopping and len(batch) < self.max_batch and self.max_delay_s > 0:
-                    await asyncio.sleep(self.max_delay_s)
-                    stopping = self._take(batch)
-                # Nothing can follow the stop marker: save() refuses once close() has queued it.
-                await self._commit(batch)
-                batch = []
-        finally:
-            self._fail_pending(batch)
-
-    async def _commit(self, batch: builtins.list[_Pending]) -> None:
-        if not batch:
-            return
-        try:
-            results = await self._store._save_prepared([prepared for prepared, _ in batch])
-        except Exception as exc:
-            log.warning("save batch of %d failed: %r", len(batch), exc)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-
-    def _fail_pending(self, batch: builtins.list[_Pending]) -> None:
-        """The writer is gone: nothing left in ``batch`` or the queue was committed."""
-        error = RuntimeError("SaveBatcher stopped before this save was committed")
-        pending = list(batch)
-        with contextlib.suppress(asyncio.QueueEmpty):
-            while True:
-                item = self._queue.get_nowait()
-                if item is not _STOP:
-                    pending.append(item)
-        for _, future in pending:
-            if not future.done():
-                future.set_exception(error)
+        One transaction, each save only if still at its version; returns only after the commit,
+        one result per save in ``batch`` order. If the transaction fails, the exception propagates
+        and none of the saves is acknowledged.
+        """
+        return await commit_saves(self._db, batch)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, TextClause, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,6 +35,7 @@ __all__ = [
     "NameTaken",
     "StoreError",
     "UTCDateTime",
+    "advisory_lock",
     "async_database_url",
     "create_database_engine",
     "is_unique_violation",
@@ -42,6 +44,7 @@ __all__ = [
     "raise_name_taken",
     "sqlite_url",
     "utcnow",
+    "write_transaction",
 ]
 
 SCHEMAS: Final[tuple[str, ...]] = ("master", "characters", "gm")
@@ -169,7 +172,7 @@ def _on_sqlite_connect(
 ) -> None:
     # Take transaction control away from the sqlite3 driver (it would not BEGIN before DDL or
     # SELECT); SQLAlchemy's "begin" event below emits BEGIN instead, so migrations are atomic.
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -179,7 +182,7 @@ def _on_sqlite_connect(
 
 
 def _on_sqlite_begin(conn: Any) -> None:
-    # "IMMEDIATE" takes the write lock up front (waiting up to busy_timeout); used by migrations.
+    # "IMMEDIATE" takes the write lock up front (waiting up to busy_timeout): write_transaction.
     mode = conn.get_execution_options().get("sqlite_begin")
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
@@ -219,6 +222,37 @@ async def create_database_engine(url: str) -> AsyncEngine:
     )
 
 
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction on one connection, committed when the block ends without error.
+
+    SQLite takes the write lock up front (BEGIN IMMEDIATE), so a transaction that reads and
+    then writes what it read (a count, a membership) never interleaves with another one; the
+    option means nothing to PostgreSQL, where :func:`advisory_lock` puts such transactions in turn.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            yield conn
+
+
+_ADVISORY_LOCKS: Final[dict[int, TextClause]] = {
+    1: text("SELECT pg_advisory_xact_lock(:k0)"),
+    2: text("SELECT pg_advisory_xact_lock(:k0, :k1)"),
+}
+
+
+async def advisory_lock(conn: AsyncConnection, *key: int) -> None:
+    """Hold a lock on ``key`` (one bigint, or two ints) until the transaction of ``conn`` ends.
+
+    Transactions that take the same lock run one after the other. PostgreSQL: a transaction
+    advisory lock. SQLite: nothing more to do, the write lock that :func:`write_transaction`
+    took first already puts every writer in turn.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_ADVISORY_LOCKS[len(key)], {f"k{i}": part for i, part in enumerate(key)})
+
+
 class Database:
     """One process's database: an async engine plus a session factory, migrated to head on open."""
 
@@ -254,6 +288,10 @@ class Database:
     def session(self) -> AsyncSession:
         """A new AsyncSession (expire_on_commit=False); use as ``async with db.session() as s``."""
         return self.sessionmaker()
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction on one connection: see :func:`write_transaction`."""
+        return write_transaction(self.engine)
 
     async def close(self) -> None:
         """Close every pooled connection."""

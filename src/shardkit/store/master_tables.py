@@ -1,4 +1,4 @@
-"""Tables of the master database: accounts, bans, login history, worlds, registration keys (master/0001-0002)."""
+"""Tables of the master database: accounts, bans, login history, worlds, registration keys."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ class World(MasterBase):
 
 
 class RegistrationKey(MasterBase):
-    """A single-use key for closed-beta registration; only its SHA-256 is stored (migration 0002)."""
+    """A single-use key for closed-beta registration; only its SHA-256 is stored (0002)."""
 
     __tablename__ = "registration_keys"
 

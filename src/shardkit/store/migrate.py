@@ -11,11 +11,17 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shardkit.store.database import SCHEMAS, async_database_url, create_database_engine
+from shardkit.store.database import (
+    SCHEMAS,
+    advisory_lock,
+    async_database_url,
+    create_database_engine,
+    write_transaction,
+)
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -71,15 +77,9 @@ async def upgrade_engine(engine: AsyncEngine, schema: str, revision: str = "head
     PostgreSQL a transaction-scoped advisory lock serializes processes migrating at the same time.
     """
     config = alembic_config(schema)
-    async with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-        async with conn.begin():
-            if engine.dialect.name == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-                )
-            await conn.run_sync(_run_upgrade, config, revision)
+    async with write_transaction(engine) as conn:
+        await advisory_lock(conn, _PG_MIGRATION_LOCK)
+        await conn.run_sync(_run_upgrade, config, revision)
 
 
 async def upgrade(url: str, schema: str, revision: str = "head") -> None:

@@ -96,7 +96,8 @@ async def _postgres_problem() -> str | None:
     return None
 
 
-if __name__ == "__main__":  # `python -m shardkit.store.testing`: exit 0 if test databases can be made
+# `python -m shardkit.store.testing`: exit 0 if test databases can be made
+if __name__ == "__main__":
     import sys
 
     problem = asyncio.run(_postgres_problem())

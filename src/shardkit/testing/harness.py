@@ -61,6 +61,8 @@ database_url = "{urls.get('gm', '')}"
 [characters]
 database_url = "{urls.get('characters', '')}"
 save_interval_s = {save_interval_s}
+[web]
+port = 0
 """)
     zone_list = ", ".join(f'"{z}"' for z in zones)
     (config / "worlds" / f"{world}.toml").write_text(f"""

@@ -197,3 +197,70 @@ class MessageStream:
     def pending_bytes(self) -> int:
         """Bytes received of the object still arriving."""
         return len(self._partial)
+
+
+class FrameSplitter:
+    """The whole objects of a byte stream as their own bytes, undecoded: for relaying each message
+    exactly as it came (the web bridge puts one in each WebSocket message).
+
+    Bounded like :class:`MessageStream` and by the same framer: ``feed`` raises
+    ``MessageTooLarge`` as soon as an object (or the part of it received so far) is over the
+    limit, and ``StreamError`` for bytes that are not MessagePack; nothing is decoded.
+    ``capacity`` is the largest limit plus the most bytes one ``feed`` may carry.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._framer = msgpack.Unpacker(
+            max_buffer_size=capacity, read_size=min(_INITIAL_BUFFER, capacity)
+        )
+        self._skip = self._framer.skip
+        self._tell = self._framer.tell
+        self._partial = bytearray()  # bytes of the object still arriving
+        self._partial_starts = 0  # stream offset of its first byte
+        self._fed = 0
+
+    def feed(self, data: bytes, limit: int) -> list[bytes]:
+        """Take the next bytes of the stream; returns the objects they completed, in order."""
+        try:
+            self._framer.feed(data)
+        except msgpack.BufferFull:
+            raise MessageTooLarge(f"more than {limit} bytes in one message") from None
+        self._fed += len(data)
+        ends: list[int] = []
+        end = self._partial_starts
+        skip, tell = self._skip, self._tell
+        try:
+            while tell() < self._fed:
+                skip()
+                size = tell() - end
+                if size > limit:
+                    raise MessageTooLarge(f"a message of {size} bytes (the limit is {limit})")
+                end += size
+                ends.append(end)
+        except msgpack.OutOfData:
+            pass
+        except (msgpack.FormatError, msgpack.StackError, ValueError) as exc:
+            raise StreamError(type(exc).__name__) from None
+        start = self._partial_starts
+        if not self._partial and ends and ends[-1] - start == len(data):  # whole messages only
+            if len(ends) == 1:
+                frames = [bytes(data)]
+            else:
+                frames = [bytes(data[a - start:b - start]) for a, b in zip([start, *ends], ends,
+                                                                           strict=False)]
+        else:
+            buffer = self._partial
+            buffer += data
+            frames = [bytes(buffer[a - start:b - start]) for a, b in zip([start, *ends], ends,
+                                                                         strict=False)]
+            if ends:
+                del buffer[:ends[-1] - start]
+        self._partial_starts = end
+        if len(self._partial) > limit:
+            raise MessageTooLarge(f"more than {limit} bytes in one message")
+        return frames
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received of the object still arriving."""
+        return len(self._partial)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+ZONE_TICK_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+"""Bucket bounds (seconds) of a zone's tick-time histogram, as a zone reports it (zone_tick_stats)."""
 
 
 class TicketLogin(msgspec.Struct, array_like=True):
@@ -35,6 +40,16 @@ class ZoneReady(msgspec.Struct, array_like=True):
 class ZonePopulation(msgspec.Struct, array_like=True):
     zone: str
     players: int
+
+
+class ZoneTickStats(msgspec.Struct, array_like=True):
+    """A zone's tick times since it started: cumulative counts per ``ZONE_TICK_BUCKETS_S`` bound,
+    then the total (the +Inf bucket), and the sum of the tick times in seconds."""
+
+    zone: str
+    seconds: Annotated[float, msgspec.Meta(ge=0)]
+    buckets: Annotated[list[Annotated[int, msgspec.Meta(ge=0)]],
+                       msgspec.Meta(max_length=len(ZONE_TICK_BUCKETS_S) + 1)]
 
 
 class ZoneLoad(msgspec.Struct, array_like=True):

@@ -18,6 +18,7 @@ from shardkit.console.ssh import start_ssh_console
 from shardkit.content import Content, ContentError, content_dir, load_content
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.runtime.main import announce
+from shardkit.runtime.metrics import HistogramSnapshot, ProcessMetrics
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.turns import KeyedTurns
@@ -37,6 +38,7 @@ from shardkit.wire.tickets import TicketRedeemer, issue_ticket
 from shardkit.world.daemon_events import TICKET_EXPIRY, DaemonEvents
 from shardkit.world.guilds import ACTIVE_CHARACTER, GuildChatEvents, GuildPort
 from shardkit.world.schemas import (
+    ZONE_TICK_BUCKETS_S,
     CharacterName,
     Rename,
     TicketLogin,
@@ -45,6 +47,7 @@ from shardkit.world.schemas import (
     ZoneLoad,
     ZonePopulation,
     ZoneReady,
+    ZoneTickStats,
 )
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -126,6 +129,11 @@ class ZonePort:
         """A zone's player count (a notification)."""
         self.world.zone_players[p.zone] = max(0, p.players)
 
+    @rpc("zone_tick_stats", ZoneTickStats, roles=("zone",))
+    def zone_tick_stats(self, conn: RpcConnection, p: ZoneTickStats) -> None:
+        """A zone's tick-time histogram since it started (a notification, every few seconds)."""
+        self.world.zone_tick_stats_came(conn, p)
+
     @rpc("load_character", ZoneLoad, roles=("zone",))
     async def load_character(self, conn: RpcConnection, p: ZoneLoad) -> CharacterState:
         """Load a character for a zone that admitted it."""
@@ -158,6 +166,7 @@ class WorldServer:
         self.zones: dict[str, tuple[RpcConnection, int]] = {}
         self.zone_up: dict[str, asyncio.Event] = {z: asyncio.Event() for z in self.spec.zones}
         self.zone_players: dict[str, int] = {}
+        self.zone_ticks: dict[str, HistogramSnapshot] = {}  # tick times each zone reported
         self.players: dict[int, RpcConnection] = {}
         # account -> (zone, session) of its latest enter_game here: the one entry that may load
         self.playing: dict[int, tuple[str, RpcConnection]] = {}
@@ -167,6 +176,28 @@ class WorldServer:
         self.daemon: ServiceLink
         self._ready_announced = False
         self.content: Content
+        self.metrics = self._declare_metrics()
+
+    def _declare_metrics(self) -> ProcessMetrics:
+        metrics = ProcessMetrics()
+        me = (self.world.name, str(self.spec.number))
+        labels = ("world", "cluster")
+        zone_labels = ("world", "cluster", "zone")
+        metrics.live_gauge("shardkit_world_players", "Players logged in to this WorldServer.",
+                           lambda: {me: len(self.players)}, labels)
+        metrics.live_gauge("shardkit_world_zones_up", "Zones of this WorldServer that are up.",
+                           lambda: {me: len(self.zones)}, labels)
+        metrics.live_gauge("shardkit_world_zone_players", "Players in each zone (the zone's count).",
+                           lambda: {(*me, z): n for z, n in self.zone_players.items()}, zone_labels)
+        metrics.live_gauge("shardkit_world_zone_starts",
+                           "Times each zone process was started (restarts too).",
+                           lambda: {(*me, z): c.starts for z, c in self.children.items()},
+                           zone_labels)
+        metrics.live_histogram("shardkit_world_zone_tick_seconds",
+                               "Each zone's tick times since the zone started (the zone reports).",
+                               lambda: {(*me, z): h for z, h in self.zone_ticks.items()},
+                               zone_labels)
+        return metrics
 
     @property
     def label(self) -> str:
@@ -175,6 +206,11 @@ class WorldServer:
     def zone_port(self, index: int) -> int:
         """Zone i's port; 0 (any free port) when the base is 0, as tests use."""
         base = self.world.zone_base_port
+        return base + 100 * self.spec.number + index if base else 0
+
+    def zone_metrics_port(self, index: int) -> int:
+        """Zone i's /metrics port; 0 (any free port) when the base is 0, the default."""
+        base = self.world.zone_metrics_base_port
         return base + 100 * self.spec.number + index if base else 0
 
     @staticmethod
@@ -280,12 +316,22 @@ class WorldServer:
             self._ready_announced = True
             announce(f"world {self.label} ready: {len(self.zones)} zones up")
 
+    def zone_tick_stats_came(self, conn: RpcConnection, p: ZoneTickStats) -> None:
+        zone = conn.identity.name if conn.identity else ""
+        if p.zone != zone or self.zones.get(zone, (None,))[0] is not conn:
+            raise RpcError("forbidden", "a zone reports only its own tick times, once ready")
+        try:
+            self.zone_ticks[zone] = HistogramSnapshot(ZONE_TICK_BUCKETS_S, p.buckets, p.seconds)
+        except ValueError as exc:
+            raise RpcError("bad_params", f"`buckets`: {exc}") from None
+
     def _zone_went_down(self, zone: str, conn: RpcConnection) -> None:
         if self.zones.get(zone, (None,))[0] is not conn:
             return
         del self.zones[zone]
         self.zone_up[zone].clear()
         self.zone_players.pop(zone, None)
+        self.zone_ticks.pop(zone, None)
         log.warning("zone %s went down; its supervisor restarts it", zone)
         for player in self.players.values():
             if player.state.get("zone") == zone:
@@ -300,6 +346,7 @@ class WorldServer:
                 shardkit_command(
                     "zone", "--root", str(self.settings.root), "--world", self.world.name,
                     "--zone", zone, "--port", str(self.zone_port(index)),
+                    "--metrics-port", str(self.zone_metrics_port(index)),
                     "--worldport", str(self.port.port), "--bind", bind,
                 ),
                 env={ZONE_SECRET_ENV: self.zone_secret.hex()},
@@ -372,6 +419,9 @@ class WorldServer:
         )
         announce(f"world {self.label} console (ssh) listening on {ssh_cfg.host}:{console.port}"
                  f" allowing {', '.join(ssh_cfg.allowed_ips)}")
+        metrics = await self.metrics.serve(settings.server.cluster.metrics_host,
+                                           _offset(world.metrics_port, self.spec.number),
+                                           f"world {self.label}")
         self.daemon = ServiceLink(
             self.daemon_host, self.daemon_port, role="world", name=self.label,
             secret=settings.secrets.key("daemon_link"), peer_role="daemon", on_up=self._on_daemon_up,
@@ -383,6 +433,7 @@ class WorldServer:
         log.info("world server %s stopping", self.label)
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         console.close()
+        await metrics.close()
         await self.daemon.stop()
         await self.port.close()
         return 0

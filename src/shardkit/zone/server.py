@@ -14,6 +14,7 @@ from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
 from shardkit.runtime.main import announce
+from shardkit.runtime.metrics import ProcessMetrics, histogram_snapshot
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.runtime.turns import KeyedTurns
@@ -26,12 +27,14 @@ from shardkit.wire.rpc import (
     RpcError,
     RpcServer,
     encode_notification,
+    params_of,
     rpc,
     serve,
 )
 from shardkit.wire.text import clean_text
 from shardkit.wire.throttle import TokenBucket, throttled
 from shardkit.wire.tickets import TicketRedeemer
+from shardkit.world.schemas import ZONE_TICK_BUCKETS_S, ZoneTickStats
 from shardkit.zone.schemas import ZONE_SECRET_ENV, Entered, Input, Say, ZoneLogin
 from shardkit.zone.simulation import Entity, Simulation
 from shardkit.zone.world_events import WorldEvents
@@ -39,6 +42,8 @@ from shardkit.zone.world_events import WorldEvents
 log = logging.getLogger("shardkit.zone")
 
 MAX_CHAT = 256
+TICK_STATS_INTERVAL_S = 2.0
+"""How often a zone tells its WorldServer its tick times (``zone_tick_stats``)."""
 
 
 class Player:
@@ -113,7 +118,7 @@ class PlayerPort:
 class ZoneServer:
     def __init__(
         self, settings: Settings, world: WorldSettings, name: str, port: int, world_port: int,
-        bind: str, secret: bytes,
+        bind: str, secret: bytes, metrics_port: int = 0,
     ) -> None:
         self.settings = settings
         self.world = world
@@ -132,6 +137,21 @@ class ZoneServer:
         self.world_link: ServiceLink
         self.port: RpcServer | None = None
         self._next_entity = 1
+        self.metrics_port = metrics_port
+        self.metrics = ProcessMetrics()
+        labels = (world.name, name)
+        self._tick_histogram = self.metrics.histogram(
+            "shardkit_zone_tick_seconds", "How long one tick (simulation and sending) took.",
+            ("world", "zone"), buckets=ZONE_TICK_BUCKETS_S)
+        self.tick_seconds = self._tick_histogram.labels(*labels)
+        self.late_ticks = self.metrics.counter(
+            "shardkit_zone_late_ticks_total", "Ticks that started after the next was due.",
+            ("world", "zone")).labels(*labels)
+        self.sent_bytes = self.metrics.counter(
+            "shardkit_zone_sent_bytes_total", "Bytes of messages the zone sent its players.",
+            ("world", "zone")).labels(*labels)
+        self.metrics.live_gauge("shardkit_zone_players", "Players in the zone.",
+                                lambda: {labels: len(self.players)}, ("world", "zone"))
 
     # ------------------------------------------------------------- players
     async def admit(self, conn: RpcConnection, account_id: int, character: str) -> Entered:
@@ -216,6 +236,7 @@ class ZoneServer:
     def broadcast(self, data: bytes) -> None:
         for player in self.players.values():
             player.conn.send_encoded(data)
+        self.sent_bytes.inc(len(data) * len(self.players))
 
     def _report_population(self) -> None:
         self.world_link.notify("zone_population", self.name, len(self.players))
@@ -230,22 +251,38 @@ class ZoneServer:
             if e.moved or not player.row:
                 player.row = msgspec.Raw(encode((e.id, e.name, round(e.x, 2), round(e.y, 2))))
         players = self.players
+        sent = 0
         for player in players.values():
             rows = [players[other.id].row for other in sim.visible_to(player.entity) if other.id in players]
-            player.conn.send_encoded(encode_notification("snapshot", sim.tick, rows))
+            data = encode_notification("snapshot", sim.tick, rows)
+            sent += len(data)
+            player.conn.send_encoded(data)
+        self.sent_bytes.inc(sent)
 
     async def _tick_loop(self) -> None:
         period = 1.0 / self.world.tick_hz
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        observe = self.tick_seconds.observe
         while True:
             next_at += period
+            started = time.perf_counter()
             self._tick(period)
+            observe(time.perf_counter() - started)
             delay = next_at - loop.time()
             if delay < 0:  # we fell behind: skip ahead rather than spiral
+                self.late_ticks.inc()
                 next_at = loop.time()
                 delay = 0
             await asyncio.sleep(delay)
+
+    async def _report_tick_stats(self) -> None:
+        """Tell the WorldServer our tick times every few seconds (its /metrics shows them)."""
+        while True:
+            await asyncio.sleep(TICK_STATS_INTERVAL_S)
+            snapshot = histogram_snapshot(self._tick_histogram, ZONE_TICK_BUCKETS_S)
+            stats = ZoneTickStats(self.name, snapshot.sum, list(snapshot.counts))
+            self.world_link.notify("zone_tick_stats", *params_of(stats))
 
     async def _periodic_saves(self) -> None:
         while True:
@@ -262,19 +299,23 @@ class ZoneServer:
     async def run(self, stop: asyncio.Event) -> int:
         self.port = await serve(self.bind, self.requested_port, Router.for_services(PlayerPort(self)))
         announce(f"zone {self.name} listening on {self.bind}:{self.port.port}")
+        metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
+                                           self.metrics_port, f"zone {self.world.name}/{self.name}")
         self.world_link = ServiceLink(
             "127.0.0.1", self.world_port, role="zone", name=self.name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up,
             router=Router.for_services(WorldEvents(self)),
         )
         self.world_link.start()
-        tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves())]
+        tasks = [asyncio.create_task(self._tick_loop()), asyncio.create_task(self._periodic_saves()),
+                 asyncio.create_task(self._report_tick_stats())]
         await stop.wait()
         log.info("zone %s stopping: saving %d players", self.name, len(self.players))
         for task in tasks:
             task.cancel()
         await asyncio.gather(*(self.remove(p, final=True) for p in list(self.players.values())))
         await self.port.close()
+        await metrics.close()
         await self.world_link.stop()
         return 0
 
