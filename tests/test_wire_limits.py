@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -224,24 +225,30 @@ def test_a_stream_cut_anywhere_gives_the_same_messages() -> None:
 
 def test_streams_fed_in_turns_each_get_their_own_messages() -> None:
     """Streams share a framer between objects and keep one only while an object is partial:
-    many streams cut anywhere and fed in turns still each decode exactly their own stream."""
+    many streams (decoding, or splitting into frames) cut anywhere and fed in turns still each
+    get exactly their own messages."""
     import random
 
-    from shardkit.wire.framing import MessageStream
+    from shardkit.wire.framing import FrameSplitter, MessageStream
 
     rng = random.Random(11)
-    streams = []
-    for index in range(6):
+    streams: list[tuple[MessageStream | FrameSplitter, list[Any], bytes, list[Any]]] = []
+    for index in range(8):
         messages = [[2, f"s{index}", [n, "v" * rng.randrange(0, 600)]] for n in range(200)]
         data = b"".join(msgpack.packb(m) for m in messages)
-        streams.append((MessageStream(capacity=8192 if index % 2 else 16384), messages, data, []))
+        kind = MessageStream if index < 6 else FrameSplitter
+        streams.append((kind(capacity=8192 if index % 2 else 16384), messages, data, []))
     offsets = [0] * len(streams)
     while any(offset < len(s[2]) for offset, s in zip(offsets, streams, strict=True)):
         index = rng.randrange(len(streams))
         stream, _, data, got = streams[index]
         step = rng.choice((1, 3, 50, 700, 5000))
-        stream.feed(data[offsets[index]:offsets[index] + step], 4096)
-        got.extend(stream)
+        piece = data[offsets[index]:offsets[index] + step]
+        if isinstance(stream, FrameSplitter):
+            got.extend(msgpack.unpackb(frame) for frame in stream.feed(piece, 4096))
+        else:
+            stream.feed(piece, 4096)
+            got.extend(stream)
         offsets[index] += step
     for stream, messages, _, got in streams:
         assert got == messages and stream.pending_bytes == 0

@@ -100,15 +100,9 @@ def _chained(first: Iterator[Any], then: Iterator[Any]) -> Iterator[Any]:
     yield from then
 
 
-class MessageStream:
-    """The decoded objects of one connection's byte stream; ``feed`` bytes, then iterate.
-
-    ``capacity`` is the largest limit ``feed`` will ever be given plus the most bytes one
-    ``feed`` may carry (a framer's buffer never grows past it). Iterating yields the whole
-    objects fed so far, decoding each as it is taken; it may be stopped and resumed (the rest
-    stay undecoded, as bytes, until asked for). Decoding errors (invalid UTF-8, a map key that
-    is not a string) raise ``ValueError`` or ``TypeError`` from the iteration.
-    """
+class _Framing:
+    """Finds the whole objects of a byte stream, each bounded in size, with a framer it holds
+    only while an object is partly received (the module docstring says why)."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
@@ -116,15 +110,12 @@ class MessageStream:
         self._partial = bytearray()  # bytes of the object still arriving
         self._partial_starts = 0  # its first byte's offset in our framer's stream
         self._framer_fed = 0  # bytes our framer has been fed (it may stand before their end)
-        self._objects: Iterator[Any] = iter(())  # the whole objects not taken yet (a generator
-        # whose frame is None once they all were)
 
-    def feed(self, data: bytes, limit: int) -> None:
-        """Take the next bytes of the stream; every object must be at most ``limit`` bytes.
+    def _frame(self, data: bytes, limit: int) -> tuple[memoryview, list[int]]:
+        """The bytes of the objects ``data`` completes, and their sizes (none: ``[]``).
 
         Raises ``MessageTooLarge`` if a finished object, or the part of the next one received
-        so far, is over ``limit``; ``StreamError`` if the bytes are not MessagePack. After
-        either, the stream is not to be fed again.
+        so far, is over ``limit``; ``StreamError`` if the bytes are not MessagePack.
         """
         framer = self._framer
         own = framer is not None
@@ -162,13 +153,13 @@ class MessageStream:
         except (msgpack.FormatError, msgpack.StackError, ValueError) as exc:
             self._drop_framer(framer, own)
             raise StreamError(type(exc).__name__) from None
+        whole = memoryview(b"")
         if not sizes:  # still inside one object
             self._partial += data
         else:
             joined = memoryview(self._partial + data if self._partial else data)
-            whole = end - start
-            self._add_objects(joined[:whole], len(sizes))
-            self._partial = bytearray(joined[whole:])
+            whole = joined[:end - start]
+            self._partial = bytearray(joined[end - start:])
         if not self._partial:  # between objects: the framer goes back to no one
             self._framer = None
         elif not own:  # the shared framer holds our half-walked object: it is ours now
@@ -177,12 +168,7 @@ class MessageStream:
         self._partial_starts, self._framer_fed = end, fed
         if len(self._partial) > limit:
             raise MessageTooLarge(f"more than {limit} bytes in one message")
-
-    def _add_objects(self, whole: memoryview, count: int) -> None:
-        objects = _decode_one(whole) if count == 1 else _decode_many(whole, self._capacity)
-        if getattr(self._objects, "gi_frame", None) is not None:  # not all taken yet
-            objects = _chained(self._objects, objects)
-        self._objects = objects
+        return whole, sizes
 
     def _drop_framer(self, framer: msgpack.Unpacker, own: bool) -> None:
         """Forget a framer whose state is broken (the stream ends here)."""
@@ -190,77 +176,63 @@ class MessageStream:
         if not own and _shared.framers.get(self._capacity) is framer:
             del _shared.framers[self._capacity]
 
-    def __iter__(self) -> Iterator[Any]:
-        return self._objects
-
     @property
     def pending_bytes(self) -> int:
         """Bytes received of the object still arriving."""
         return len(self._partial)
 
 
-class FrameSplitter:
-    """The whole objects of a byte stream as their own bytes, undecoded: for relaying each message
-    exactly as it came (the web bridge puts one in each WebSocket message).
+class MessageStream(_Framing):
+    """The decoded objects of one connection's byte stream; ``feed`` bytes, then iterate.
 
-    Bounded like :class:`MessageStream` and by the same framer: ``feed`` raises
+    ``capacity`` is the largest limit ``feed`` will ever be given plus the most bytes one
+    ``feed`` may carry (a framer's buffer never grows past it). Iterating yields the whole
+    objects fed so far, decoding each as it is taken; it may be stopped and resumed (the rest
+    stay undecoded, as bytes, until asked for). Decoding errors (invalid UTF-8, a map key that
+    is not a string) raise ``ValueError`` or ``TypeError`` from the iteration.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._objects: Iterator[Any] = iter(())  # the whole objects not taken yet (a generator
+        # whose frame is None once they all were)
+
+    def feed(self, data: bytes, limit: int) -> None:
+        """Take the next bytes of the stream; every object must be at most ``limit`` bytes.
+
+        Raises ``MessageTooLarge`` if a finished object, or the part of the next one received
+        so far, is over ``limit``; ``StreamError`` if the bytes are not MessagePack. After
+        either, the stream is not to be fed again.
+        """
+        whole, sizes = self._frame(data, limit)
+        if sizes:
+            objects = (_decode_one(whole) if len(sizes) == 1
+                       else _decode_many(whole, self._capacity))
+            if getattr(self._objects, "gi_frame", None) is not None:  # not all taken yet
+                objects = _chained(self._objects, objects)
+            self._objects = objects
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._objects
+
+
+class FrameSplitter(_Framing):
+    """The whole objects of a byte stream as their own bytes, undecoded: for relaying each
+    message exactly as it came (the web bridge puts one in each WebSocket message).
+
+    Bounded like :class:`MessageStream` and by the same framing: ``feed`` raises
     ``MessageTooLarge`` as soon as an object (or the part of it received so far) is over the
     limit, and ``StreamError`` for bytes that are not MessagePack; nothing is decoded.
     ``capacity`` is the largest limit plus the most bytes one ``feed`` may carry.
     """
 
-    def __init__(self, capacity: int) -> None:
-        self._framer = msgpack.Unpacker(
-            max_buffer_size=capacity, read_size=min(_INITIAL_BUFFER, capacity)
-        )
-        self._skip = self._framer.skip
-        self._tell = self._framer.tell
-        self._partial = bytearray()  # bytes of the object still arriving
-        self._partial_starts = 0  # stream offset of its first byte
-        self._fed = 0
-
     def feed(self, data: bytes, limit: int) -> list[bytes]:
         """Take the next bytes of the stream; returns the objects they completed, in order."""
-        try:
-            self._framer.feed(data)
-        except msgpack.BufferFull:
-            raise MessageTooLarge(f"more than {limit} bytes in one message") from None
-        self._fed += len(data)
-        ends: list[int] = []
-        end = self._partial_starts
-        skip, tell = self._skip, self._tell
-        try:
-            while tell() < self._fed:
-                skip()
-                size = tell() - end
-                if size > limit:
-                    raise MessageTooLarge(f"a message of {size} bytes (the limit is {limit})")
-                end += size
-                ends.append(end)
-        except msgpack.OutOfData:
-            pass
-        except (msgpack.FormatError, msgpack.StackError, ValueError) as exc:
-            raise StreamError(type(exc).__name__) from None
-        start = self._partial_starts
-        if not self._partial and ends and ends[-1] - start == len(data):  # whole messages only
-            if len(ends) == 1:
-                frames = [bytes(data)]
-            else:
-                frames = [bytes(data[a - start:b - start]) for a, b in zip([start, *ends], ends,
-                                                                           strict=False)]
-        else:
-            buffer = self._partial
-            buffer += data
-            frames = [bytes(buffer[a - start:b - start]) for a, b in zip([start, *ends], ends,
-                                                                         strict=False)]
-            if ends:
-                del buffer[:ends[-1] - start]
-        self._partial_starts = end
-        if len(self._partial) > limit:
-            raise MessageTooLarge(f"more than {limit} bytes in one message")
+        whole, sizes = self._frame(data, limit)
+        if len(sizes) == 1:
+            return [whole.tobytes()]
+        frames, offset = [], 0
+        for size in sizes:
+            frames.append(whole[offset:offset + size].tobytes())
+            offset += size
         return frames
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes received of the object still arriving."""
-        return len(self._partial)
