@@ -1,4 +1,6 @@
-"""Hostile MessagePack-RPC frames for bench/fuzz_ports.py: Hypothesis strategies over each port's schemas, pooled and mutated.
+"""Hostile MessagePack-RPC frames for bench/fuzz_ports.py: Hypothesis-made, pooled and mutated.
+
+The strategies are built from each port's method schemas.
 
 How frames are made, fast enough for 10^5 per port:
 
@@ -87,7 +89,7 @@ def _repeat(unit: str, count: int) -> str:
 
 @dataclass(frozen=True)
 class Raw:
-    """Bytes sent as they are (built by hand: containers too big to build as objects, bad encodings)."""
+    """Bytes sent as they are (built by hand: containers too big to build, bad encodings)."""
 
     data: bytes
 
@@ -151,7 +153,8 @@ def odd_raw_frames(methods: Sequence[str]) -> st.SearchStrategy[Raw]:
                                    + b"s" * n), method, st.integers(1, MAX_MESSAGE_BYTES)),
         st.builds(lambda m: Raw(request_prefix(m) + b"\x91\xa3\xff\xfe\xfd"), method),  # bad UTF-8
         st.builds(lambda m: Raw(request_prefix(m) + b"\x91\x81\x01\x02"), method),  # int map key
-        st.builds(lambda m: Raw(request_prefix(m) + b"\x91\xd6\xff\x00\x00"), method),  # bad timestamp
+        # a bad timestamp
+        st.builds(lambda m: Raw(request_prefix(m) + b"\x91\xd6\xff\x00\x00"), method),
         st.builds(lambda m: Raw(request_prefix(m) + b"\x91\xc1"), method),  # reserved byte
         st.builds(lambda m, n: Raw(request_prefix(m) + b"\x91\xdd" + n.to_bytes(4, "big")), method,
                   st.integers(2**20, 2**32 - 1)),  # claims more elements than ever follow
@@ -174,7 +177,8 @@ class PortStrategies:
         self.by_kind: dict[str, st.SearchStrategy[Any]] = {
             "nil": st.none(),
             "bool": st.booleans(),
-            "int": st.one_of(st.integers(-(2**63), 2**64 - 1), st.sampled_from(EDGE_INTS), small_int),
+            "int": st.one_of(st.integers(-(2**63), 2**64 - 1), st.sampled_from(EDGE_INTS),
+                             small_int),
             "float": st.one_of(st.floats(), st.sampled_from(EDGE_FLOATS)),
             "str": st.one_of(st.text(max_size=24), st.sampled_from(edge), st.sampled_from(edge),
                              st.builds(_repeat, st.sampled_from(REPEAT_UNITS),
@@ -294,7 +298,8 @@ _UNDECODABLE = object()
 
 
 def decode_like_server(data: bytes) -> Any:
-    """What the server's unpacker makes of a frame: the object, ``_INCOMPLETE`` or ``_UNDECODABLE``."""
+    """What the server's unpacker makes of a frame: the object, ``_INCOMPLETE`` or
+    ``_UNDECODABLE``."""
     if len(data) > MAX_MESSAGE_BYTES + 1024:
         return _UNDECODABLE
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=MAX_MESSAGE_BYTES, strict_map_key=True)
@@ -311,7 +316,7 @@ def decode_like_server(data: bytes) -> Any:
 
 
 def closes_connection(message: Any, methods: dict[str, MethodSpec], as_player: bool) -> bool:
-    """Whether the server drops the connection on this decoded message (mirrors ``RpcConnection``)."""
+    """Whether the server drops the connection on this decoded message (as RpcConnection does)."""
     if message is _INCOMPLETE or message is _UNDECODABLE:
         return True
     if not isinstance(message, list) or not message or message[0] not in (0, 1, 2):
@@ -432,7 +437,7 @@ def packed(message: Any) -> bytes:
 
 @dataclass(frozen=True)
 class CaseFrames:
-    """One of issue 7's hostile inputs as frames: ``repeat`` copies of ``frames`` on one connection."""
+    """One of issue 7's hostile inputs: ``repeat`` copies of ``frames`` on one connection."""
 
     case: str
     frames: tuple[bytes, ...]

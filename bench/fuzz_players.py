@@ -1,4 +1,4 @@
-"""Players for bench/fuzz_ports.py: the legitimate player (its own process) and raw logged-in fuzz connections.
+"""Players for bench/fuzz_ports.py: the legitimate player and raw logged-in fuzz connections.
 
 The legitimate player uses only the client library (``shardkit.client.session.GameClient``):
 one account stays in a zone walking a square and counts the snapshots it receives, another
@@ -34,6 +34,28 @@ HOST = "127.0.0.1"
 
 
 # ------------------------------------------------------------------ legitimate player
+
+
+async def _timed_login(client: GameClient, steps: dict[str, float]) -> None:
+    """``client.login`` with the time of each of its steps put in ``steps`` (seconds): the
+    connect, each call's round trip and the client's own work (``client``, mostly PBKDF2)."""
+    began = time.perf_counter()
+    conn = await client._master()
+    steps["connect"] = time.perf_counter() - began
+    plain_call = conn.call
+
+    async def timed_call(method: str, *params: Any, timeout: float | None = None) -> Any:
+        call_began = time.perf_counter()
+        try:
+            return await plain_call(method, *params, timeout=timeout)
+        finally:
+            steps[method] = steps.get(method, 0.0) + time.perf_counter() - call_began
+
+    conn.call = timed_call  # type: ignore[method-assign]
+    login_began = time.perf_counter()
+    await client.login(LOGGER, PASSWORD)
+    calls = sum(v for k, v in steps.items() if k != "connect")
+    steps["client"] = time.perf_counter() - login_began - calls
 
 
 def legit_player_process(master_port: int, world: str, tick_hz: float, pipe: Any) -> None:
@@ -89,7 +111,8 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
             chat_lines += len(state.chat)
             chat_controls += sum(_has_controls(s) or _has_controls(t) for s, t in state.chat)
             state.chat.clear()
-            lost = state.kicked or state.zone_lost or walker.zone is None or walker.zone.closed.is_set()
+            lost = (state.kicked or state.zone_lost or walker.zone is None
+                    or walker.zone.closed.is_set())
             if lost:
                 interruptions += 1
                 state.kicked = state.zone_lost = None
@@ -103,18 +126,24 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
+    slowest: list[tuple[float, dict[str, float]]] = []  # the slowest logins, step by step
+
     async def log_in_again_and_again() -> None:
         while not stop.is_set():
             client = GameClient(HOST, master_port)
+            steps: dict[str, float] = {}
             began = time.perf_counter()
             try:
-                await asyncio.wait_for(client.login(LOGGER, PASSWORD), 30)
+                await asyncio.wait_for(_timed_login(client, steps), 30)
                 latencies.append(time.perf_counter() - began)
             except (RpcError, OSError, TimeoutError) as exc:
                 login_errors.append(f"{type(exc).__name__}: {exc}"[:200])
                 latencies.append(time.perf_counter() - began)
             finally:
                 await client.close()
+            slowest.append((latencies[-1], steps))
+            slowest.sort(key=lambda item: -item[0])
+            del slowest[5:]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
 
@@ -132,6 +161,9 @@ async def _legit_player(master_port: int, world: str, tick_hz: float, pipe: Any)
         "legit_login_p50_ms": round(statistics.median(ms), 1) if ms else None,
         "legit_login_p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1) if ms else None,
         "legit_login_max_ms": round(ms[-1], 1) if ms else None,
+        "legit_login_slowest_steps_ms": [
+            {"total": round(total * 1000, 1), **{k: round(v * 1000, 1) for k, v in steps.items()}}
+            for total, steps in slowest],
         "legit_snapshots": snapshots,
         "legit_snapshots_expected": round(elapsed * tick_hz),
         "legit_snapshots_ratio": round(snapshots / (elapsed * tick_hz), 3) if elapsed else None,
@@ -155,7 +187,8 @@ class RawConnection:
         self._msgid = 1_000_000
 
     @classmethod
-    async def open(cls, port: int, source: str | None = None, timeout: float = 5.0) -> RawConnection:
+    async def open(cls, port: int, source: str | None = None,
+                   timeout: float = 5.0) -> RawConnection:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
             HOST, port, local_addr=(source, 0) if source else None, limit=2**24), timeout)
         return cls(reader, writer)
@@ -168,10 +201,12 @@ class RawConnection:
         async with asyncio.timeout(timeout):
             while True:
                 for message in self.unpacker:
-                    if isinstance(message, list) and len(message) == 4 and message[:2] == [1, msgid]:
+                    answer = isinstance(message, list) and len(message) == 4
+                    if answer and message[:2] == [1, msgid]:
                         if message[2] is not None:
                             error = message[2] if isinstance(message[2], dict) else {}
-                            raise RpcError(str(error.get("code", "error")), str(error.get("message")))
+                            raise RpcError(str(error.get("code", "error")),
+                                           str(error.get("message")))
                         return message[3]
                 data = await self.reader.read(65536)
                 if not data:
@@ -239,7 +274,7 @@ async def raw_world_login(account: FuzzAccount, world: str) -> RawConnection:
 
 
 async def in_world_with_character(account: FuzzAccount, world: str) -> RpcConnection:
-    """The account's world connection (logging in and entering as needed), with its character made."""
+    """The account's world connection (logging in and entering as needed), its character made."""
     client = account.client
     if client.world is None or client.world.closed.is_set():
         if client.master is None or client.master.closed.is_set():
@@ -267,7 +302,7 @@ async def raw_zone_login(account: FuzzAccount, world: str) -> RawConnection:
 
 
 async def double_entry(account: FuzzAccount, world: str) -> int:
-    """Issue 7 case 6: two ``enter_game`` at once, both tickets redeemed at once; how many got in."""
+    """Issue 7 case 6: two ``enter_game``, both tickets redeemed at once; how many got in."""
     world_conn = await in_world_with_character(account, world)
     entries = await asyncio.gather(*(world_conn.call("enter_game", account.character)
                                      for _ in range(2)), return_exceptions=True)

@@ -1,4 +1,4 @@
-"""Fuzz every MessagePack-RPC port of a running cluster while a legitimate player plays; check that nothing died, hung or bloated.
+"""Fuzz every RPC port of a cluster while a legitimate player plays: none may die, hang or bloat.
 
     python bench/fuzz_ports.py [--per-port 100000] [--seed 1] [--ports master,zone,...]
                                [--connections 8] [--bomb-mb 8] [--burst 1000] [--keep]
@@ -227,6 +227,15 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
     return round(int(value.split()[0]) / 1024, 1) if value else None
 
 
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) the process has used."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int) -> bool:
     state = proc_status(pid).get("State", "")
     return bool(state) and not state.startswith(("Z", "X"))
@@ -345,7 +354,8 @@ class FuzzConnection:
                     continue
                 error = message[2]
                 replies["ok" if error is None else
-                        f"error {error.get('code') if isinstance(error, dict) else error!s:.40}"] += 1
+                        f"error {error.get('code') if isinstance(error, dict) else error!s:.40}"
+                        ] += 1
             elif message[0] == 2:
                 params = message[2] if isinstance(message[2], list) else []
                 code = params[0].get("code") if params and isinstance(params[0], dict) else None
@@ -618,7 +628,8 @@ async def fuzz_port(plan: PortPlan, connections: int, burst: int, seed: int,
         await asyncio.wait(tasks, timeout=1.0)
         if time.monotonic() - plan.stats.last_answer > GIVE_UP_AFTER_S:
             plan.stats.given_up = True
-            say(f"{plan.target.name}: no answer for {GIVE_UP_AFTER_S:.0f} s; giving up on this port")
+            say(f"{plan.target.name}: no answer for {GIVE_UP_AFTER_S:.0f} s;"
+                " giving up on this port")
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -706,7 +717,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-port", type=int, default=100_000, help="hostile messages per port")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ports", default="all",
-                        help="comma list of " + ",".join(t.name for t in TARGETS) + ", zone, daemon")
+                        help="comma list of " + ",".join(t.name for t in TARGETS)
+                        + ", zone, daemon")
     parser.add_argument("--connections", type=int, default=8,
                         help="concurrent connections before login, per port")
     parser.add_argument("--pool", type=int, default=0,
@@ -759,7 +771,8 @@ def make_plans(targets: list[Target], args: argparse.Namespace,
         after_login = [m.name for m in methods if m.roles and "player" in m.roles]
         cases = case_frames(target.name, public, after_login if target.login else [],
                             known_names, args.per_port,
-                            lambda name, by_name=by_name, rng=rng: valid_params_for(by_name[name], rng))
+                            lambda name, by_name=by_name, rng=rng:
+                            valid_params_for(by_name[name], rng))
         before: list[Any] = [c for c in cases if not c.after_login]
         after = [c for c in cases if c.after_login]
         if args.bomb_mb > 0:
@@ -829,11 +842,12 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
 
     before = process_tree(up.process.pid)
     rss_before = {name: rss_mb(pid) for name, pid in before.items()}
+    cpu_before = {name: cpu_s(pid) for name, pid in before.items()}
     up_lines_before = len(up.lines)
     say("processes: " + ", ".join(f"{n} {p} ({rss_before[n]} MB)" for n, p in before.items()))
 
     parent_pipe.send("start")
-    began = time.monotonic()
+    began, fuzzer_cpu_before = time.monotonic(), time.process_time()
     burst = args.burst if args.burst >= 0 else min(1000, max(50, args.per_port // 100))
     stop_progress = asyncio.Event()
     progress = asyncio.create_task(report_progress(plans, 5.0 if args.per_port > 10_000 else 2.0,
@@ -842,6 +856,9 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
                                      login_for(plan.target))
                            for i, plan in enumerate(plans)))
     fuzz_seconds = time.monotonic() - began
+    cpu_used = {name: round(used - cpu_before[name], 1) for name, pid in before.items()
+                if (used := cpu_s(pid)) is not None and cpu_before[name] is not None}
+    cpu_used["fuzzer"] = round(time.process_time() - fuzzer_cpu_before, 1)
     stop_progress.set()
     await progress
     parent_pipe.send("stop")
@@ -867,7 +884,8 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
                 probes[plan.target.name] = await probe(plan.port)
         if all(v is not None for v in probes.values()):
             break
-        say(f"no answer within {PROBE_TIMEOUT_S} s from {[k for k, v in probes.items() if v is None]}"
+        silent = [k for k, v in probes.items() if v is None]
+        say(f"no answer within {PROBE_TIMEOUT_S} s from {silent}"
             f" (attempt {attempt + 1} of 3)")
         await asyncio.sleep(2.0)
     chain = await chain_probe(chain_account)
@@ -903,6 +921,8 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
         "max_rss_growth_mb": {"max": max(growth.values(), default=0.0), "per_process": growth},
         "rss_mb_after": rss_after,
         "peak_rss_mb": peak,
+        "cpu_s_during_fuzz": cpu_used,
+        "machine_load_avg": [round(x, 2) for x in os.getloadavg()],
         **legit_figures,
         "double_entry_admitted": double_admitted,
         "connect_burst_refused": {p.target.name: p.stats.burst_refused for p in plans},
@@ -927,7 +947,10 @@ async def fuzz_cluster(args: argparse.Namespace, up: RunningProcess, settings: S
 
 
 def stop_cluster(up: RunningProcess, pids: dict[str, int]) -> tuple[float, bool]:
-    """Stop ``shardkit up``; kill (by pid) any of its processes still there. Seconds, and whether it was clean."""
+    """Stop ``shardkit up`` and kill (by pid) any of its processes still there.
+
+    Returns the seconds it took and whether it was clean.
+    """
     began = time.monotonic()
     code = up.stop(timeout=60)
     leftovers = [pid for pid in pids.values() if alive(pid)]

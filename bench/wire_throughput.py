@@ -135,6 +135,12 @@ class _NullTransport:
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        pass
+
 
 class _NullWriter:
     """What an RpcConnection needs of a StreamWriter, dropping what is written."""

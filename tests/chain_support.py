@@ -1,4 +1,4 @@
-"""The middle layer in one process: character server, daemon port and WorldServer ports over loopback pairs.
+"""The middle layer in one process: character server, daemon, WorldServer ports on loopback pairs.
 
 Each hop is the production service class, wired as its server wires it; only the sockets are
 socketpairs (``shardkit.testing.loopback``) with the identity a handshake would have given.

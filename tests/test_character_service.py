@@ -1,4 +1,4 @@
-"""The character server's services in-process: a daemon's link (a loopback pair) to a fresh SQLite store."""
+"""The character server's services in-process: a daemon's loopback link to a fresh SQLite store."""
 
 from __future__ import annotations
 

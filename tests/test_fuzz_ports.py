@@ -1,4 +1,7 @@
-"""The fuzz benchmark's short run: 10^3 hostile messages per RPC port while a player plays; nothing dies, hangs or lags."""
+"""The fuzz benchmark's short run: 10^3 hostile messages per RPC port while a player plays.
+
+Nothing may die, hang, fail or log a traceback.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,11 @@ def test_short_fuzz_run_leaves_every_process_up_answering_and_the_player_playing
     assert figures["ports_given_up"] == [], context
     assert figures["crashed_processes"] == 0, context
     assert figures["hung_processes"] == 0, context
-    # a correctness check, not a timed one: the benchmark's targets (0.95, 200 ms), loosely
+    # no hostile message makes a handler fail: no `internal` answer, no traceback in any log
+    assert set(figures["internal_errors"].values()) == {0}, context
+    assert set(figures["log_tracebacks"].values()) == {0}, figures["log_exception_examples"]
+    # correctness, not timing (the benchmark's targets are for a quiet machine): the player
+    # kept getting snapshots, and every one of its logins during the fuzz succeeded
     assert figures["legit_snapshots_ratio"] >= 0.8, context
-    assert figures["legit_login_p99_ms"] < 1000, context
+    assert figures["legit_interruptions"] == 0, context
+    assert figures["legit_logins"] >= 3 and figures["legit_login_errors"] == 0, context

@@ -1,4 +1,4 @@
-"""wire/relay.py and wire/peers.py on a toy protocol: tables, the hops made from them, links dialled in, sessions."""
+"""wire/relay.py and wire/peers.py on a toy protocol: tables, hops, links dialled in, sessions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Relayed calls in one process: a player on a WorldServer port -> the daemon port -> the character server."""
+"""Relayed calls in one process: a player on a WorldServer port -> daemon -> character server."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_every_hop_serves_exactly_the_tables_calls() -> None:
         return {spec.name for cls in classes for spec in methods_of(cls)}
 
     table = {c.name for c in calls_of(CharacterCalls)} | {c.name for c in calls_of(GuildCalls)}
-    world = {c.entry_name for c in calls_of(CharacterCalls)} | {c.name for c in calls_of(GuildCalls)}
+    world = ({c.entry_name for c in calls_of(CharacterCalls)}
+             | {c.name for c in calls_of(GuildCalls)})
     assert names(CharacterPort, GuildPort) == world
     assert names(CharacterForwarding, GuildForwarding, GuildChat) == table
     entry = {s.name: s for s in methods_of(GuildPort)}

@@ -1,4 +1,4 @@
-"""The wire on its own: MessagePack-RPC both ways, typed params, service handshake, SCRAM and tickets."""
+"""The wire on its own: MessagePack-RPC both ways, typed params, handshake, SCRAM and tickets."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ async def test_roles_params_and_errors(server) -> None:
         with pytest.raises(RpcError) as before_auth:
             await conn.call("move", 1.0, 2.0)
         assert before_auth.value.code == "auth_required"
-        await authenticate_service(conn, role="player", name="p1", secret=SECRET, peer_role="server")
+        await authenticate_service(conn, role="player", name="p1", secret=SECRET,
+                                   peer_role="server")
         assert await conn.call("move", 1.5, 0) == {"x": 3.0}
         with pytest.raises(RpcError) as bad:
             await conn.call("move", 1.0, "north")
@@ -118,7 +119,8 @@ async def test_handshake_with_wrong_secret_fails_both_ways(server) -> None:
     assert conn.identity is None or conn.closed.is_set()
 
     # a server that does not know the secret cannot fool a client either
-    impostor = await serve("127.0.0.1", 0, Router.for_services(ServiceAuth({"player": b"y" * 32}, "fake")))
+    impostor = await serve("127.0.0.1", 0,
+                           Router.for_services(ServiceAuth({"player": b"y" * 32}, "fake")))
     conn = await connect("127.0.0.1", impostor.port)
     with pytest.raises(RpcError) as fooled:
         await authenticate_service(conn, role="player", name="p", secret=SECRET, peer_role="s")

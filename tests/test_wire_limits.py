@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -79,7 +80,7 @@ async def answer_or_close(reader: asyncio.StreamReader, timeout: float) -> tuple
 
 def work_in_flight() -> int:
     """The server's requests and notifications being handled now (tasks of this loop)."""
-    names = ("RpcConnection._run_request", "RpcConnection._await_quietly", "Probe.hold")
+    names = ("IncomingMessages._finish_request", "Probe.hold")  # a request's, a notification's
     return sum(task.get_coro().__qualname__ in names for task in asyncio.all_tasks())
 
 
@@ -222,6 +223,74 @@ def test_a_stream_cut_anywhere_gives_the_same_messages() -> None:
         assert got == messages and stream.pending_bytes == 0
 
 
+def test_streams_fed_in_turns_each_get_their_own_messages() -> None:
+    """Streams share a framer between objects and keep one only while an object is partial:
+    many streams (decoding, or splitting into frames) cut anywhere and fed in turns still each
+    get exactly their own messages."""
+    import random
+
+    from shardkit.wire.framing import FrameSplitter, MessageStream
+
+    rng = random.Random(11)
+    streams: list[tuple[MessageStream | FrameSplitter, list[Any], bytes, list[Any]]] = []
+    for index in range(8):
+        messages = [[2, f"s{index}", [n, "v" * rng.randrange(0, 600)]] for n in range(200)]
+        data = b"".join(msgpack.packb(m) for m in messages)
+        kind = MessageStream if index < 6 else FrameSplitter
+        streams.append((kind(capacity=8192 if index % 2 else 16384), messages, data, []))
+    offsets = [0] * len(streams)
+    while any(offset < len(s[2]) for offset, s in zip(offsets, streams, strict=True)):
+        index = rng.randrange(len(streams))
+        stream, _, data, got = streams[index]
+        step = rng.choice((1, 3, 50, 700, 5000))
+        piece = data[offsets[index]:offsets[index] + step]
+        if isinstance(stream, FrameSplitter):
+            got.extend(msgpack.unpackb(frame) for frame in stream.feed(piece, 4096))
+        else:
+            stream.feed(piece, 4096)
+            got.extend(stream)
+        offsets[index] += step
+    for stream, messages, _, got in streams:
+        assert got == messages and stream.pending_bytes == 0
+
+
+def test_a_message_that_does_not_decode_spoils_only_its_own_stream() -> None:
+    from shardkit.wire.framing import MessageStream
+
+    bad_utf8 = b"\x93\x02\xa4ping\x91\xa2\xff\xfe"  # [2, "ping", [<invalid UTF-8>]]
+    good = msgpack.packb([2, "ping", []])
+    for data in (bad_utf8, good + bad_utf8 + good):
+        stream = MessageStream(capacity=8192)
+        stream.feed(data, 4096)
+        taken = []
+        with pytest.raises(ValueError):
+            taken.extend(stream)
+        assert taken == ([] if data == bad_utf8 else [[2, "ping", []]])
+        other = MessageStream(capacity=8192)  # the thread's shared unpackers are still sound
+        other.feed(good * 3, 4096)
+        assert list(other) == [[2, "ping", []]] * 3
+
+
+def test_an_idle_connection_holds_no_unpacker() -> None:
+    """Most of a connection's memory was its two msgpack unpackers (about 41 KB each, for
+    their parse stacks): between objects a stream holds none."""
+    import tracemalloc
+
+    from shardkit.wire.framing import MessageStream
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        streams = [MessageStream(capacity=320 * 1024) for _ in range(200)]
+        for stream in streams:
+            stream.feed(msgpack.packb([0, 1, "ping", []]), 4096)
+            assert len(list(stream)) == 1
+        per_stream = (tracemalloc.get_traced_memory()[0] - before) / len(streams)
+    finally:
+        tracemalloc.stop()
+    assert per_stream < 2048, f"{per_stream:.0f} bytes per idle stream"
+
+
 # ------------------------------------------------------------ work in flight (defect 3)
 
 
@@ -290,7 +359,9 @@ async def test_a_flood_of_notifications_does_not_hold_the_loop(probe_server) -> 
         ticking = False
         writer.close()
     assert max(latencies) < PROMPT_S
-    assert most_per_turn <= 2 * 64, f"{most_per_turn} notifications handled in one turn"
+    per_turn = rpc.ANONYMOUS_LIMITS.messages_per_turn  # nobody logged in on this connection
+    assert per_turn < rpc.PLAYER_LIMITS.messages_per_turn
+    assert most_per_turn <= 2 * per_turn, f"{most_per_turn} notifications handled in one turn"
 
 
 # --------------------------------------------------------------- peer text in logs (defect 4)
@@ -299,8 +370,9 @@ async def test_a_flood_of_notifications_does_not_hold_the_loop(probe_server) -> 
 @pytest.fixture
 def fresh_peer_log(monkeypatch):
     """A new rate limiter for the wire's peer lines, so earlier tests' lines do not count."""
-    if hasattr(rpc, "peer_log"):
-        monkeypatch.setattr(rpc, "peer_log", type(rpc.peer_log)(rpc.log))
+    from shardkit.wire import incoming
+
+    monkeypatch.setattr(incoming, "peer_log", type(incoming.peer_log)(incoming.log))
 
 
 async def test_error_notifications_are_quoted_bounded_and_rate_limited(
@@ -331,7 +403,8 @@ async def test_a_service_error_report_is_a_warning_within_the_same_budget(
     from shardkit.wire.rpc import Router, serve
 
     secret = os.urandom(32)
-    server = await serve("127.0.0.1", 0, Router.for_services(Probe(), ServiceAuth({"zone": secret}, "w")))
+    router = Router.for_services(Probe(), ServiceAuth({"zone": secret}, "w"))
+    server = await serve("127.0.0.1", 0, router)
     caplog.set_level(logging.DEBUG, logger="shardkit.wire")
     conn = await connect("127.0.0.1", server.port)
     try:
@@ -344,6 +417,117 @@ async def test_a_service_error_report_is_a_warning_within_the_same_budget(
         await server.close()
     lines = [r for r in caplog.records if "reports an error" in r.getMessage()]
     assert 1 <= len(lines) <= 6 and {r.levelno for r in lines} == {logging.WARNING}
+
+
+FORGED = "\r[notice] ADMIN: restart now\x1b[2J\x00\n[notice] ADMIN: second line"
+
+
+def forged_lines(text: str) -> list[str]:
+    """Lines of a log that a peer forged or control characters that reached it."""
+    return [line for line in text.splitlines()
+            if line.lstrip("\r").startswith("[notice]") or any(c in line for c in "\r\x1b\x00")]
+
+
+async def test_a_notification_refused_synchronously_is_answered_not_logged(caplog) -> None:
+    """A sync handler's RpcError (a service_hello with an unknown role, entering an unknown
+    world) gets an ``error`` notification back, as from an async handler: no traceback, and
+    the peer's text never reaches the log raw."""
+    from shardkit.wire.handshake import ServiceAuth
+    from shardkit.wire.rpc import Router, serve
+
+    server = await serve("127.0.0.1", 0, Router.for_services(
+        Probe(), ServiceAuth({"zone": os.urandom(32)}, "w")), require_auth=False)
+    caplog.set_level(logging.DEBUG)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(notification("enter", FORGED) * 5 + request(1, "ping"))
+        got = await read_messages(reader, 6)
+        assert got[-1][:4] == [1, 1, None, "pong"]
+        assert [m[2][0]["code"] for m in got[:-1] if m[:2] == [2, "error"]] == ["no_such_world"] * 5
+        writer.write(notification("service_hello", FORGED, "x", b"0" * 16) * 5)
+        got, closed = await answer_or_close(reader, timeout=5)
+        writer.close()
+        assert closed, "an unknown role's connection is closed"
+        codes = [m[2][0]["code"] for m in got if m[:2] == [2, "error"]]
+        assert codes and set(codes) == {"auth_failed"}, got
+        assert "ADMIN" in got[0][2][0]["message"]  # the peer is told, its own text quoted
+    finally:
+        await server.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "Traceback" not in caplog.text
+    assert not forged_lines(caplog.text), forged_lines(caplog.text)
+
+
+async def test_a_failing_handler_logs_its_traceback_with_the_peer_text_quoted(
+    probe_server, fresh_peer_log, caplog
+) -> None:
+    server, _ = probe_server
+    caplog.set_level(logging.DEBUG)
+    conn = await connect("127.0.0.1", server.port)
+    try:
+        with pytest.raises(RpcError) as failed:
+            await conn.call("crash", FORGED)
+        assert failed.value.code == "internal"
+        conn.notify("crash", FORGED)
+        assert await conn.call("ping") == "pong"
+    finally:
+        conn.close()
+    assert not forged_lines(caplog.text), forged_lines(caplog.text)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors  # the request's and the notification's
+    assert all("Traceback" in r.getMessage() and "ValueError('nothing called" in r.getMessage()
+               for r in errors)
+
+
+# ------------------------------------------------------------ a peer that reset the connection
+
+
+def event_loops() -> list[str]:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return ["asyncio"]
+    return ["asyncio", "uvloop"]
+
+
+@pytest.mark.parametrize("loop_kind", event_loops())
+def test_writing_to_a_peer_that_reset_the_connection_closes_it_quietly(loop_kind: str) -> None:
+    """The transport closes on the reset before the read loop notices; what is written
+    meanwhile (a handler's notification, a response, a call) must not raise into the writer."""
+    from shardkit.wire.rpc import ConnectionClosed, RpcConnection
+
+    async def scenario() -> None:
+        accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.get_running_loop().create_future())
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set_result((reader, writer))
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        peer = socket.create_connection(("127.0.0.1", server.sockets[0].getsockname()[1]))
+        try:
+            conn = RpcConnection(*await asyncio.wait_for(accepted, 5))  # no read loop running
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()  # a reset
+            async with asyncio.timeout(5):
+                while not conn.writer.transport.is_closing():
+                    conn.notify("tick")  # until the reset is seen: must never raise
+                    await asyncio.sleep(0.01)
+            conn.notify("tick")
+            conn.send_encoded(b"\x90")
+            assert conn.closed.is_set() and conn.close_reason.startswith("connection lost")
+            with pytest.raises(ConnectionClosed):
+                await conn.call("ping")
+        finally:
+            peer.close()
+            server.close()
+
+    if loop_kind == "uvloop":
+        import uvloop
+
+        uvloop.run(scenario())
+    else:
+        asyncio.run(scenario())
 
 
 # ------------------------------------------------------------ bytes params (defect 10)
@@ -435,7 +619,8 @@ def test_peer_log_rate_limits_per_peer_and_key_and_sums_up(caplog) -> None:
     def shown() -> list[str]:
         return [r.getMessage() for r in caplog.records]
 
-    assert [peer_log.warning("1.2.3.4", "error", "line %d", n) for n in range(10)] == [True] * 3 + [False] * 7
+    logged = [peer_log.warning("1.2.3.4", "error", "line %d", n) for n in range(10)]
+    assert logged == [True] * 3 + [False] * 7
     assert peer_log.info("5.6.7.8", "error", "other peer")  # its own budget
     assert peer_log.info("5.6.7.8", "closed", "other key")
     assert not peer_log.info("9.9.9.9", "closed", "over the budget of all peers together")

@@ -1,4 +1,4 @@
-"""The WorldServer's player port in-process: ticket logins, entering the game, kicks and lost zones."""
+"""The WorldServer's player port in-process: ticket logins, entering the game, kicks, lost zones."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import sys
 
 import msgspec
 
-from shardkit.wire.rpc import Identity, Router, RpcConnection, rpc, serve
+from shardkit.wire.rpc import Identity, Router, RpcConnection, RpcError, rpc, serve
 
 
 class LoginParams(msgspec.Struct, array_like=True):
@@ -57,6 +57,16 @@ class Probe:
     @rpc("count", public=True)
     def count(self, conn: RpcConnection) -> None:
         self.counted += 1
+
+    @rpc("enter", LoginParams, public=True)
+    def enter(self, conn: RpcConnection, p: LoginParams) -> None:
+        """Refuse synchronously with an RpcError (as a world the master does not know is)."""
+        raise RpcError("no_such_world", f"no world {p.name!r}")
+
+    @rpc("crash", LoginParams, public=True)
+    def crash(self, conn: RpcConnection, p: LoginParams) -> None:
+        """Fail unexpectedly with the peer's text in the exception (a bug's traceback)."""
+        raise ValueError(f"nothing called {p.name}")
 
     @rpc("salted", SaltParams, public=True)
     def salted(self, conn: RpcConnection, p: SaltParams) -> int:

@@ -1,3 +1,3 @@
-"""shardkit: an MMO server cluster (master, world daemons, world servers, zones, characters, GM) over one MessagePack-RPC wire."""
+"""shardkit: an MMO server cluster (master, worlds, zones, characters, GM) on one RPC wire."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Messages of the daemon's backup vault (port 7000, role ``backup``): uploads, the list, fetches."""
+"""Messages of the daemon's backup vault (port 7000, role ``backup``): uploads, list, fetches."""
 
 from __future__ import annotations
 

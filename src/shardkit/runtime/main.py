@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from shardkit.runtime.collector import freeze_long_lived, freeze_when_ready
 from shardkit.runtime.heartbeat import start_beating
 from shardkit.runtime.output import write_stdout_line
 
@@ -39,6 +40,7 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         if parent.isdigit():
             watchdog = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
         heartbeat = start_beating()  # tells our supervisor that this event loop still turns
+        freeze_long_lived()  # the modules are imported: no collection rescans them
         try:
             return int(await main(stop) or 0)
         finally:
@@ -69,5 +71,9 @@ async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
 
 def announce(line: str) -> None:
     """A line for whoever started us (``shardkit up`` and tests wait for these); it comes after
-    every line we relayed before it, so "ready" never overtakes what it depends on."""
+    every line we relayed before it, so "ready" never overtakes what it depends on.
+
+    The first one also means the component has started: what it built is left out of garbage
+    collections from then on (``runtime/collector.py``)."""
+    freeze_when_ready()
     write_stdout_line(line)

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one process: its own registry, the process_* series, and a /metrics endpoint.
+"""Prometheus metrics of one process: its own registry, process_* series, a /metrics endpoint.
 
 A component only declares its metrics::
 
@@ -47,7 +47,7 @@ __all__ = [
 
 # A ``<name>_created`` series for every counter and histogram doubles what is scraped and
 # says nothing an operator needs (the process start time is in process_start_time_seconds).
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Buckets for how long a request or a save takes, in seconds."""
@@ -70,7 +70,8 @@ class HistogramSnapshot:
     def __init__(self, bounds: Sequence[float], counts: Sequence[int], total: float) -> None:
         if len(counts) != len(bounds) + 1:
             raise ValueError(f"{len(counts)} bucket counts for {len(bounds)} bounds (+Inf)")
-        if any(c < 0 for c in counts) or any(b > a for a, b in zip(counts[1:], counts, strict=False)):
+        rising = all(b <= a for a, b in zip(counts[1:], counts, strict=False))
+        if any(c < 0 for c in counts) or not rising:
             raise ValueError("bucket counts must be cumulative and not negative")
         self.bounds = tuple(bounds)
         self.counts = tuple(int(c) for c in counts)

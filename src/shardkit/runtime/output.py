@@ -46,7 +46,8 @@ def dropped_note(count: int, why: str) -> str:
 class LineSplitter:
     """Cuts a byte stream into printable lines, keeping at most one bounded partial line."""
 
-    def __init__(self, max_chars: int = MAX_LINE_CHARS, slack_chars: int = LINE_SLACK_CHARS) -> None:
+    def __init__(self, max_chars: int = MAX_LINE_CHARS,
+                 slack_chars: int = LINE_SLACK_CHARS) -> None:
         self.max_chars = max_chars
         self._keep = max_chars + slack_chars  # bytes of one line held before the rest is counted
         self._partial = bytearray()

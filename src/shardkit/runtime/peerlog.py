@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import reprlib
+import sys
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["PeerLog", "quote"]
+__all__ = ["PeerLog", "quote", "quoted_traceback"]
 
 #: Characters of peer text kept by :func:`quote` unless told otherwise.
 QUOTE_LIMIT = 120
@@ -25,6 +27,37 @@ _repr.maxlevel = 3
 _repr.maxtuple = _repr.maxlist = _repr.maxarray = _repr.maxset = _repr.maxfrozenset = 6
 _repr.maxdeque = _repr.maxdict = 6
 _repr.maxlong = 40
+
+
+#: Characters of an exception's own text kept by :func:`quoted_traceback`.
+TRACEBACK_TEXT_LIMIT = 400
+
+
+def quoted_traceback(exc: BaseException, limit: int = TRACEBACK_TEXT_LIMIT) -> str:
+    """A traceback for a log whose exception texts are quoted like peer text.
+
+    The frames are ours (file, line, source), but an exception's message may carry what a peer
+    sent; logging's own traceback writes it raw (line breaks, escapes). Here each exception of
+    the chain ends with ``Type('its text')``, cut to ``limit`` characters.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"Traceback (most recent call last):\n{frames}{quote(current, limit)}")
+        if current.__cause__ is not None:
+            current = current.__cause__
+            parts.append("The above exception was the direct cause of the following exception:")
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+            parts.append("During handling of the above exception, another exception occurred:")
+        else:
+            current = None
+    if parts and not parts[-1].startswith("Traceback"):
+        parts.pop()
+    return "\n\n".join(reversed(parts))
 
 
 def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
@@ -125,7 +158,10 @@ class PeerLog:
             window.logged += 1
             self._all_logged += 1
             if self.logger.isEnabledFor(level):
-                self.logger.log(level, msg, *args, exc_info=exc_info)
+                exc = sys.exc_info()[1] if exc_info is True else exc_info or None
+                if isinstance(exc, BaseException):  # its text may be a peer's: quoted
+                    msg, args = msg + "\n%s", (*args, quoted_traceback(exc))
+                self.logger.log(level, msg, *args)
             return True
         window.suppressed += 1
         window.level = max(window.level, level)

@@ -25,7 +25,7 @@ __all__ = [
 log = logging.getLogger("shardkit.files")
 
 PRIVATE_UMASK: Final[int] = 0o077
-"""Every shardkit process runs with it: what it (or a child such as pg_dump) creates is owner-only."""
+"""Every shardkit process runs with it: what it (or a child, pg_dump) creates is owner-only."""
 
 SQLITE_SIDE_SUFFIXES: Final[tuple[str, ...]] = ("-wal", "-shm", "-journal")
 """The files SQLite keeps beside a database; they hold its recent commits."""
@@ -66,7 +66,7 @@ def tighten(path: Path, *, what: str = "") -> bool:
 
 
 def create_private_dirs(path: Path) -> None:
-    """Create ``path`` and any missing parents with mode 700 (existing folders are left as they are)."""
+    """Create ``path`` and any missing parents with mode 700 (existing folders are left alone)."""
     missing = []
     current = Path(path)
     while not current.exists() and current != current.parent:

@@ -5,8 +5,8 @@ What a ``Child`` guarantees, whatever the process does:
 - Its output is always drained. Output is read in chunks as it comes and cut into bounded,
   printable lines (``runtime.output.LineSplitter``); lines wait for ``on_line`` in a queue of at
   most ``RELAY_QUEUE_CHARS``, and when relaying falls behind, the oldest waiting lines are
-  dropped and a ``[N bytes of output dropped ...]`` line marks the gap. So no line length, binary output or
-  flood can stop the supervisor or leave the child blocked in ``write()``.
+  dropped and a ``[N bytes of output dropped ...]`` line marks the gap. So no line length,
+  binary output or flood can stop the supervisor or leave the child blocked in ``write()``.
 - Its exit is noticed at once (a pidfd on Linux), whatever its own children still hold open:
   what it wrote before it exited is relayed, and a grandchild that still holds the output pipe
   does not delay the restart. The child inherits nothing but stdin, stdout, stderr and its

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from shardkit.runtime.peerlog import quoted_traceback
+
 log = logging.getLogger("shardkit.tasks")
 
 _running: set[asyncio.Future[Any]] = set()
@@ -22,5 +24,6 @@ def background(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
 
 def _finished(task: asyncio.Future[Any]) -> None:
     _running.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task failed", exc_info=task.exception())
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None:  # its text may carry what a peer sent: quoted
+        log.error("background task failed\n%s", quoted_traceback(exc))

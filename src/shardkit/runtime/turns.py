@@ -1,4 +1,4 @@
-"""One at a time per key: a check-then-act that awaits in between cannot interleave with another for the same key."""
+"""One at a time per key: a check-then-act that awaits cannot interleave with another of its key."""
 
 from __future__ import annotations
 

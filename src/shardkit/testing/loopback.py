@@ -1,4 +1,4 @@
-"""In-process connection pairs over ``socket.socketpair()``: a component's services tested without a cluster."""
+"""In-process connection pairs over ``socket.socketpair()``: services tested without a cluster."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The wire: MessagePack-RPC over TCP, typed schemas, handshakes and tickets shared by every port."""
+"""The wire: MessagePack-RPC over TCP, typed schemas, handshakes and tickets for every port."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from shardkit.runtime.peerlog import quote
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
 
 NONCE_BYTES = 16
@@ -82,7 +83,7 @@ class ServiceAuth:
         secret = self._secrets.get(p.role)
         if secret is None:
             close_after_reply(conn, "unknown service role")
-            raise RpcError("auth_failed", f"role '{p.role}' may not connect to this port")
+            raise RpcError("auth_failed", f"role {quote(p.role, 40)} may not connect to this port")
         if not NONCE_BYTES <= len(p.client_nonce) <= 64:
             raise RpcError("bad_params", "`client_nonce` must be 16 to 64 bytes")
         server_nonce = os.urandom(NONCE_BYTES)

@@ -39,7 +39,8 @@ def make_verifier(
 def decoy_verifier(server_secret: bytes, username: str, iterations: int) -> Verifier:
     """A stable fake verifier for unknown names, so a login reveals nothing about who exists."""
     seed = hmac.new(server_secret, username.casefold().encode(), hashlib.sha256).digest()
-    return Verifier(seed, hashlib.sha256(seed + b"s").digest(), hashlib.sha256(seed + b"k").digest(),
+    return Verifier(seed, hashlib.sha256(seed + b"s").digest(),
+                    hashlib.sha256(seed + b"k").digest(),
                     iterations)
 
 

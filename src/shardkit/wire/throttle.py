@@ -1,4 +1,4 @@
-"""Token buckets for what players send that reaches other players (chat): a burst, then a steady rate.
+"""Token buckets for what players send to other players (chat): a burst, then a steady rate.
 
 Used by the zone (``say``, one bucket per player in it) and the daemon (``guild_say``, one
 bucket per character, kept in bounded memory). Clocks are injected so tests need no sleeping.
