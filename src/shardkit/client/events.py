@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 
@@ -11,7 +12,9 @@ from shardkit.master.notifications import Broadcast, Kicked, QueuePosition, Queu
 from shardkit.master.schemas import WorldEntry
 from shardkit.wire.rpc import RpcConnection, rpc
 from shardkit.world.notifications import GuildChat, ZoneLost
-from shardkit.zone.notifications import Chat, Left, Saved, Snapshot
+from shardkit.zone.notifications import Chat, Muted, Portal, Saved
+
+COMBAT_LINES = 500  # combat lines a ClientState keeps (the newest)
 
 
 class ErrorMsg(msgspec.Struct, array_like=True):
@@ -22,12 +25,50 @@ class ErrorMsg(msgspec.Struct, array_like=True):
 
 @dataclass
 class Seen:
-    """Another entity as the last snapshot showed it."""
+    """An entity in our view (our own included), as the zone's ``sync`` messages showed it."""
 
     name: str
     x: float
     y: float
+    tick: int  # of the last change we were told
+    kind: int = 1  # 1 player, 2 NPC
+    hp: int = 0
+    max_hp: int = 0
+    level: int = 1
+    flags: int = 0  # bit 0: dead
+
+    @property
+    def dead(self) -> bool:
+        return bool(self.flags & 1)
+
+
+class Heard(NamedTuple):
+    """One chat line: ``say``, ``zone``, ``world`` or ``whisper``."""
+
+    channel: str
+    speaker: str
+    text: str
+
+
+class CombatLine(NamedTuple):
+    """Something that happened in our view: ``hit`` (source hit target for value damage),
+    ``death`` (target died, killed by source, 0: nobody), ``level_up`` (target reached value)."""
+
     tick: int
+    kind: str
+    source: int
+    target: int
+    value: int
+
+
+@dataclass
+class Progress:
+    """Our character's level, experience, gold and items, as the zone last told us."""
+
+    level: int = 1
+    xp: int = 0
+    gold: int = 0
+    items: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -36,11 +77,21 @@ class ClientState:
 
     tick: int = 0
     seen: dict[int, Seen] = field(default_factory=dict)
-    chat: list[tuple[str, str]] = field(default_factory=list)
+    chat: list[tuple[str, str]] = field(default_factory=list)  # (speaker, text), any channel
+    heard: list[Heard] = field(default_factory=list)  # the same lines, with their channel
     notices: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message) of `error`
     kicked: str | None = None
     zone_lost: str | None = None
-    snapshots: int = 0
+    snapshots: int = 0  # sync messages received: one per zone tick
+    combat: deque[CombatLine] = field(default_factory=lambda: deque(maxlen=COMBAT_LINES))
+    progress: Progress = field(default_factory=Progress)
+    corrections: int = 0  # position claims the zone refused
+    corrected: tuple[float, float] | None = None  # where the last refusal said we are
+    refused: list[tuple[int, str]] = field(default_factory=list)  # attacks: (target, reason)
+    respawns: int = 0
+    portal: Portal | None = None  # the last portal we stepped into
+    muted: Muted | None = None  # our chat is dropped until muted.until (0: not muted)
     saved: Saved | None = None  # the last state the character server acknowledged
     guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
     queue_position: int | None = None  # our place in a full world's login queue (1 = next)
@@ -59,6 +110,8 @@ class Listener(Protocol):
 
     def changed(self) -> None: ...
 
+    def follow_portal(self, portal: Portal) -> None: ...
+
 
 class ServerEvents:
     """Notifications servers send a player; each updates the listener's state and wakes it."""
@@ -73,25 +126,11 @@ class ServerEvents:
     def changed(self) -> None:
         self.client.changed()
 
-    @rpc("snapshot", Snapshot, public=True)
-    def snapshot(self, conn: RpcConnection, p: Snapshot) -> None:
-        """What the player can see this tick: [[entity_id, name, x, y], ...]."""
-        state = self.state
-        state.tick = p.tick
-        state.snapshots += 1
-        state.seen = {eid: Seen(name, x, y, p.tick) for eid, name, x, y in p.rows}
-        self.changed()
-
     @rpc("chat", Chat, public=True)
     def chat(self, conn: RpcConnection, p: Chat) -> None:
-        """Someone in the zone said something."""
+        """Someone said something on a channel we hear (`say`, `zone`, `world`, `whisper`)."""
         self.state.chat.append((p.speaker, p.text))
-        self.changed()
-
-    @rpc("left", Left, public=True)
-    def left(self, conn: RpcConnection, p: Left) -> None:
-        """An entity left the zone."""
-        self.state.seen.pop(p.entity_id, None)
+        self.state.heard.append(Heard(p.channel, p.speaker, p.text))
         self.changed()
 
     @rpc("kicked", Kicked, public=True)
@@ -143,4 +182,5 @@ class ServerEvents:
     def error(self, conn: RpcConnection, p: ErrorMsg) -> None:
         """A server-side error about something we sent as a notification."""
         self.state.notices.append(f"error: {p.error.get('message', p.error)}")
+        self.state.errors.append((str(p.error.get("code", "")), str(p.error.get("message", ""))))
         self.changed()

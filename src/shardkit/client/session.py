@@ -10,14 +10,17 @@ from typing import Any
 from shardkit.characters.calls import CharacterCalls
 from shardkit.client.events import ClientState, Seen, ServerEvents
 from shardkit.client.guilds import GuildCalls
+from shardkit.client.zone_events import ZoneEvents
 from shardkit.master.accounts_rules import password_problem
 from shardkit.master.api import MasterPlayerApi
 from shardkit.master.schemas import AccountInfo, RegisterParams, WorldEntry, WorldInfo
+from shardkit.runtime.tasks import background
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect
 from shardkit.wire.scram import ScramClientSession, ScramError, make_verifier
 from shardkit.world.api import WorldPlayerApi
 from shardkit.world.schemas import Welcome
 from shardkit.zone.api import ZonePlayerApi
+from shardkit.zone.notifications import SAY, WORLD, ZONE, Portal
 from shardkit.zone.schemas import Entered
 
 __all__ = ["ClientState", "GameClient", "Seen", "ServerEvents"]
@@ -51,8 +54,9 @@ class GameClient(GuildCalls):
         self.entered: Entered | None = None
         self.leaving_zone: RpcConnection | None = None  # replaced by the enter_game under way
         self.world_name = ""
+        self.character = ""  # the character we entered the game with
         self.state = ClientState()
-        self._router = Router.for_services(ServerEvents(self))
+        self._router = Router.for_services(ServerEvents(self), ZoneEvents(self))
         self._waiters: list[asyncio.Future[None]] = []
 
     # -------------------------------------------------------------- events
@@ -107,7 +111,7 @@ class GameClient(GuildCalls):
             self.master = None
 
     async def login(self, name: str, password: str) -> AccountInfo:
-        """SCRAM-SHA-256 login: proves the password without sending it, and checks the server too."""
+        """SCRAM-SHA-256 login: proves the password without sending it, and checks the server."""
         master = await self._master()
         api = MasterPlayerApi(master)
         scram = ScramClientSession(name, password)
@@ -122,7 +126,8 @@ class GameClient(GuildCalls):
             scram.verify(done.server_final)
         except ScramError:
             master.close("server failed SCRAM")
-            raise RpcError("auth_failed", "the server could not prove it knows the account") from None
+            raise RpcError("auth_failed",
+                           "the server could not prove it knows the account") from None
         self.account = done.account
         return done.account
 
@@ -194,13 +199,35 @@ class GameClient(GuildCalls):
         except BaseException:
             self.leaving_zone = None
             raise
+        self.character = character
+        return await self.enter_zone(entry.host, entry.port, entry.ticket)
+
+    async def enter_zone(self, host: str, port: int, ticket: bytes) -> Entered:
+        """Dial a zone and enter it with a zone ticket (``enter_game`` gets one from the world)."""
         if self.zone is not None:
             self.zone.close("changing zone")
-        self.state.zone_lost = None
-        self.state.seen.clear()
-        self.zone = await self._dial(entry.host, entry.port, self._router)
-        self.entered = await ZonePlayerApi(self.zone).zone_login(entry.ticket)
-        return self.entered
+        state = self.state
+        state.zone_lost = None
+        state.seen.clear()
+        self.zone = await self._dial(host, port, self._router)
+        entered = await ZonePlayerApi(self.zone).zone_login(ticket)
+        self.entered = entered
+        progress = state.progress
+        progress.level, progress.xp, progress.gold = entered.level, entered.xp, entered.gold
+        progress.items = dict(entered.items)
+        self.changed()
+        return entered
+
+    def follow_portal(self, portal: Portal) -> None:
+        """The zone moved our character through a portal: enter the game again, over there."""
+        background(self._follow(portal))
+
+    async def _follow(self, portal: Portal) -> None:
+        try:
+            await self.enter_game(self.character)
+        except (RpcError, OSError) as exc:
+            self.state.notices.append(f"could not follow the portal to {portal.zone}: {exc}")
+            self.changed()
 
     def _in_zone(self) -> RpcConnection:
         if self.zone is None or self.zone.closed.is_set():
@@ -211,8 +238,33 @@ class GameClient(GuildCalls):
         """Walk in a direction (each axis -1..1); (0, 0) stops."""
         ZonePlayerApi(self._in_zone()).input(dx, dy)
 
+    def claim_position(self, x: float, y: float) -> None:
+        """Tell the zone where we believe we are; it answers ``corrected`` if it disagrees."""
+        ZonePlayerApi(self._in_zone()).claim_position(x, y)
+
+    def attack(self, target: int) -> None:
+        """Attack an entity in view; hits come in ``sync``, a refusal as ``attack_refused``."""
+        ZonePlayerApi(self._in_zone()).attack(target)
+
     def say(self, text: str) -> None:
+        """Heard by the players near us (a notification; a refusal comes as ``error``)."""
         ZonePlayerApi(self._in_zone()).say(text)
+
+    async def zone_say(self, text: str) -> None:
+        """Heard by everyone in our zone."""
+        await ZonePlayerApi(self._in_zone()).chat(ZONE, text)
+
+    async def world_say(self, text: str) -> None:
+        """Heard by everyone playing in this world, on every WorldServer."""
+        await ZonePlayerApi(self._in_zone()).chat(WORLD, text)
+
+    async def chat(self, channel: str, text: str) -> None:
+        """Say something on a channel: ``say``, ``zone`` or ``world``."""
+        await ZonePlayerApi(self._in_zone()).chat(channel or SAY, text)
+
+    async def whisper(self, to: str, text: str) -> None:
+        """To one character anywhere in the world; ``offline`` if it plays nowhere."""
+        await ZonePlayerApi(self._in_zone()).whisper(to, text)
 
     def me(self) -> Seen | None:
         if self.entered is None:

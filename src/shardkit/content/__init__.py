@@ -1,4 +1,7 @@
-"""World content (zones, NPC kinds, items and loot, player rules) and its version: a hash every WorldServer and the character server must share."""
+"""World content (zones, NPC kinds, items and loot, player rules) and its version.
+
+The version is a hash every WorldServer and the character server must share.
+"""
 
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ def content_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _read_tables(path: Path, tables: dict[str, tuple[type, bool]], *, required: bool) -> dict[str, Any]:
+def _read_tables(path: Path, tables: dict[str, tuple[type, bool]], *,
+                 required: bool) -> dict[str, Any]:
     """Decode a TOML file whose top-level tables are ``tables``: name -> (type, keyed).
 
     A keyed table maps names to entries of the type (``[zones.town]``); each entry is checked
@@ -91,7 +95,8 @@ def _read_tables(path: Path, tables: dict[str, tuple[type, bool]], *, required: 
         raise ContentError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - set(tables))
     if unknown:
-        raise ContentError(f"{path}: unknown table {unknown[0]!r} (this file holds {sorted(tables)})")
+        raise ContentError(
+            f"{path}: unknown table {unknown[0]!r} (this file holds {sorted(tables)})")
     result: dict[str, Any] = {}
     for name, (kind, keyed) in tables.items():
         value = raw.get(name, {})
@@ -100,7 +105,8 @@ def _read_tables(path: Path, tables: dict[str, tuple[type, bool]], *, required: 
             continue
         if not isinstance(value, dict):
             raise ContentError(f"{path}: {name}: expected a table of named entries")
-        result[name] = {key: _convert(path, f"{name}.{key}", entry, kind) for key, entry in value.items()}
+        result[name] = {key: _convert(path, f"{name}.{key}", entry, kind)
+                        for key, entry in value.items()}
     return result
 
 
@@ -120,7 +126,8 @@ def load_content(directory: Path) -> Content:
     npcs = _read_tables(directory / NPCS_FILE, {"npcs": (NpcKindDef, True)}, required=False)
     items = _read_tables(directory / ITEMS_FILE, {"items": (ItemDef, True),
                                                   "loot": (LootTableDef, True)}, required=False)
-    players = _read_tables(directory / PLAYERS_FILE, {"players": (PlayerRules, False)}, required=False)
+    players = _read_tables(directory / PLAYERS_FILE, {"players": (PlayerRules, False)},
+                           required=False)
     content = Content(directory, content_version(directory), zones["zones"], npcs["npcs"],
                       items["items"], items["loot"], players["players"])
     problems = content_problems(content)
@@ -153,8 +160,9 @@ def content_problems(content: Content) -> list[str]:
                                 f"{portal.target_zone!r} ({target.width} x {target.height})")
             for back in target.portals:
                 if back.area.contains(tx, ty):
-                    problems.append(f"{pkey}.target: ({tx}, {ty}) lies inside portal "
-                                    f"{back.name!r} of {portal.target_zone!r}: players would bounce")
+                    problems.append(
+                        f"{pkey}.target: ({tx}, {ty}) lies inside portal {back.name!r} of"
+                        f" {portal.target_zone!r}: players would bounce")
         names = [p.name for p in zone.portals]
         for dup in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"{key}.portals: two portals named {dup!r}")
@@ -182,14 +190,16 @@ def content_problems(content: Content) -> list[str]:
     for table_name, table in content.loot.items():
         key = f"{items_file}: loot.{table_name}"
         if not 0 <= table.gold[0] <= table.gold[1]:
-            problems.append(f"{key}.gold: [{table.gold[0]}, {table.gold[1]}] is not 0 <= min <= max")
+            problems.append(
+                f"{key}.gold: [{table.gold[0]}, {table.gold[1]}] is not 0 <= min <= max")
         for i, entry in enumerate(table.items):
             if entry.item not in content.items:
                 problems.append(f"{key}.items[{i}].item: no item {entry.item!r} in {items_file}")
             if not 0.0 <= entry.chance <= 1.0:
                 problems.append(f"{key}.items[{i}].chance: {entry.chance} is not within 0..1")
             if not 1 <= entry.count[0] <= entry.count[1]:
-                problems.append(f"{key}.items[{i}].count: {list(entry.count)} is not 1 <= min <= max")
+                problems.append(
+                    f"{key}.items[{i}].count: {list(entry.count)} is not 1 <= min <= max")
     rules = content.players
     pkey = f"{d / PLAYERS_FILE}: players"
     if rules.hp < 1 or rules.speed <= 0 or rules.attack_range < 0 or rules.attack_cooldown_s < 0:
@@ -212,6 +222,8 @@ def _zone_problems(key: str, zone: ZoneDef) -> list[str]:
         problems.append(f"{key}.spawn: ({sx}, {sy}) is outside the zone")
     if zone.spawn_area is not None:
         problems += _area_problems(f"{key}.spawn_area", zone.spawn_area, zone)
+    if not (math.isfinite(zone.say_radius) and zone.say_radius > 0):
+        problems.append(f"{key}.say_radius: {zone.say_radius} is not a number > 0")
     return problems
 
 

@@ -1,4 +1,4 @@
-"""The shapes of the content files (zones, NPC kinds, items and loot, player rules) as msgspec Structs."""
+"""The shapes of the content files (zones, NPC kinds, items and loot, player rules) as Structs."""
 
 from __future__ import annotations
 
@@ -52,10 +52,12 @@ class ZoneDef(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     width: float = 1000.0
     height: float = 1000.0
-    #: The point a WorldServer creates a new character at; the zone places a character that
-    #: enters for the first time (or respawns) at a random free point of ``spawn_area``.
+    #: A point of the zone players are sent to when nothing better is known. A new character
+    #: (and one that respawns or arrives without a place here) appears at a random free point
+    #: of ``spawn_area``.
     spawn: tuple[float, float] = (100.0, 100.0)
     spawn_area: Area | None = None  # None: a 40 x 40 square around ``spawn`` (within bounds)
+    say_radius: float = 60.0  # how far `say` is heard
     pvp: bool = False  # may players attack each other here
     portals: list[PortalDef] = msgspec.field(default_factory=list)
     npcs: list[NpcSpawnDef] = msgspec.field(default_factory=list)

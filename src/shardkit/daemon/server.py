@@ -12,6 +12,7 @@ from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
+from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
@@ -213,6 +214,7 @@ class WorldDaemon:
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 BackupVault.for_world(settings, world),
                 ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
                             world.name))),

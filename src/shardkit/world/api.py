@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shardkit.characters.calls import CharacterCalls
 from shardkit.characters.schemas import CharacterState, SaveResult
+from shardkit.daemon.chat_calls import ChatCalls, Delivered, WhisperDelivery
 from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import params_of
 from shardkit.world.schemas import Welcome, ZoneEntry, ZoneTickStats
@@ -28,6 +29,22 @@ class WorldZoneApi(PeerApi):
 
     async def save_character(self, state: CharacterState, final: bool) -> SaveResult:
         return await CharacterCalls.save_character.enter(self.peer, state, final)
+
+    async def chat_world(self, character_id: int, speaker: str, text: str) -> Ok:
+        """A world chat line, relayed to the daemon (which counts the character's chat)."""
+        return await ChatCalls.chat_world.enter(self.peer, character_id, speaker, text)
+
+    async def chat_whisper(self, character_id: int, speaker: str, to: str, text: str) -> Ok:
+        """A whisper to a character anywhere in the world; ``offline`` if it plays nowhere."""
+        return await ChatCalls.chat_whisper.enter(self.peer, character_id, speaker, to, text)
+
+
+class WorldDaemonApi(PeerApi):
+    """What a daemon calls on one of its WorldServers (over the WorldServer's daemon link)."""
+
+    async def deliver_whisper(self, delivery: WhisperDelivery) -> Delivered:
+        """Hand a whisper to the character if it plays on this WorldServer."""
+        return await self.peer.call_as(Delivered, "deliver_whisper", *params_of(delivery))
 
 
 class WorldPlayerApi(PeerApi):

@@ -1,11 +1,12 @@
-"""Notifications a WorldServer sends its players (and the master's ``kicked``, which it sends)."""
+"""Notifications a WorldServer sends its players (and the master's and zones' it sends too)."""
 
 from __future__ import annotations
 
-from shardkit.master.notifications import Kicked
+from shardkit.master.notifications import Broadcast, Kicked
 from shardkit.wire.peers import Notification
+from shardkit.zone.notifications import WHISPER, WORLD, Chat
 
-__all__ = ["GuildChat", "Kicked", "ZoneLost"]
+__all__ = ["WHISPER", "WORLD", "Broadcast", "Chat", "GuildChat", "Kicked", "ZoneLost"]
 
 
 class ZoneLost(Notification):

@@ -8,7 +8,6 @@ import os
 
 from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import CommandSet
 from shardkit.console.ssh import start_ssh_console
 from shardkit.content import Content, ContentError, content_dir, load_content
 from shardkit.daemon.api import DaemonApi
@@ -18,17 +17,16 @@ from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.link import ServiceLink
-from shardkit.wire.peers import notify
 from shardkit.wire.rpc import Router, RpcConnection, RpcServer, serve
 from shardkit.wire.tickets import TicketRedeemer
 from shardkit.world.characters import CharacterPort, checks, fillers
+from shardkit.world.chat import ChatEvents, ChatRelay
+from shardkit.world.console import WorldConsole
 from shardkit.world.daemon_events import DaemonEvents
 from shardkit.world.entry import GameEntry
 from shardkit.world.guilds import GuildChatEvents, GuildPort
-from shardkit.world.notifications import Kicked
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
-from shardkit.world.session import sessions
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -60,7 +58,7 @@ class WorldServer:
             self.daemon_host, self.daemon_port, role="world", name=self.label,
             secret=settings.secrets.key("daemon_link"), peer_role="daemon",
             on_up=self._on_daemon_up,
-            router=Router.for_services(GuildChatEvents(self.players),
+            router=Router.for_services(GuildChatEvents(self.players), ChatEvents(self.players),
                                        DaemonEvents(self.players, self.zones)),
         )
         self.content: Content
@@ -111,7 +109,7 @@ class WorldServer:
     def router(self) -> Router:
         """The world port's services: players, their relayed calls, and the zones."""
         first_zone = self.spec.zones[0]
-        fill = fillers((first_zone, *self.content.zone(first_zone).spawn))
+        fill = fillers((first_zone, *self.content.zone(first_zone).spawn_rect.center))
         own_checks = checks(self.players)
         entry = GameEntry(self.daemon, self.players, self.zones, ticket_key=self.zone_ticket_key,
                           public_address=self.settings.server.cluster.public_address)
@@ -121,6 +119,7 @@ class WorldServer:
             CharacterPort(self.daemon, fill=fill, checks=own_checks),
             GuildPort(self.daemon, fill=fill, checks=own_checks),
             ZonePort(self.zones, cluster=self.spec.number),
+            ChatRelay(self.daemon),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )
 
@@ -141,42 +140,6 @@ class WorldServer:
             )
             self.children[zone] = child
             child.start()
-
-    # ------------------------------------------------------------- console
-    def console_commands(self) -> CommandSet:
-        commands = CommandSet()
-
-        @commands.command("status", "this world server's zones and players")
-        async def status(args: list[str]) -> str:
-            lines = [f"world server {self.label} (pid {os.getpid()}): {len(self.players)} players"]
-            for zone in self.spec.zones:
-                up = "up" if self.zones.up[zone].is_set() else "down"
-                child = self.children.get(zone)
-                lines.append(f"  zone {zone}: {up}, {self.zones.population.get(zone, 0)} players,"
-                             f" pid {child.pid if child else '-'},"
-                             f" started {child.starts if child else 0}x")
-            return "\n".join(lines)
-
-        @commands.command("players", "who is on this world server")
-        async def players(args: list[str]) -> str:
-            rows = []
-            for conn in self.players:
-                session = sessions.get(conn)
-                zone = session.zone if session is not None and session.zone else "-"
-                if conn.identity:
-                    rows.append(f"{conn.identity.name:<20} {conn.peer_ip} {zone}")
-            return "\n".join(rows) or "nobody is here"
-
-        @commands.command("kick", "disconnect a player: kick <account name>")
-        async def kick(args: list[str]) -> str:
-            conn = self.players.named(args[0]) if args else None
-            if conn is None:
-                return "usage: kick <account name> (must be online)"
-            notify(conn, Kicked("kicked by an administrator"))
-            conn.close("kicked")
-            return f"kicked {args[0]}"
-
-        return commands
 
     # ----------------------------------------------------------------- run
     async def _on_daemon_up(self, conn: RpcConnection) -> None:
@@ -205,7 +168,8 @@ class WorldServer:
                               ssh_cfg.allowed_ips)
         console = await start_ssh_console(
             ssh_cfg.host, ssh_cfg.port or _offset(world.ssh_port, self.spec.number),
-            policy=policy, commands=self.console_commands(),
+            policy=policy, commands=WorldConsole(self.label, self.spec, self.players, self.zones,
+                                                 self.children).commands(),
             host_key_path=settings.data_dir / "ssh_host_key",
             banner=f"shardkit world server {self.label}",
         )

@@ -1,4 +1,4 @@
-"""Messages of a zone port: the ticket login, players' real-time input and chat, and what the zone sends back."""
+"""Messages of a zone port: the ticket login, players' real-time input, attacks and chat."""
 
 from __future__ import annotations
 
@@ -18,22 +18,45 @@ class Input(msgspec.Struct, array_like=True):
     dy: float
 
 
+class ClaimPosition(msgspec.Struct, array_like=True):
+    """Where the client believes its player is; the zone checks it against its own."""
+
+    x: float
+    y: float
+
+
+class Attack(msgspec.Struct, array_like=True):
+    target: int  # an entity id from ``sync``
+
+
 class Say(msgspec.Struct, array_like=True):
     text: str
 
 
+class ChatLine(msgspec.Struct, array_like=True):
+    channel: str  # "say", "zone" or "world"
+    text: str
+
+
+class WhisperTo(msgspec.Struct, array_like=True):
+    to: str  # a character's name, any case
+    text: str
+
+
 class Entered(msgspec.Struct):
+    """The answer to ``zone_login``: who and where we are, and the zone's numbers."""
+
     entity_id: int
     zone: str
     x: float
     y: float
     tick_hz: float
     speed: float
-
-
-# Notifications the zone sends (positional params):
-#   snapshot [tick, [[entity_id, name, x, y], ...]]   what the player can see this tick
-#   chat     [speaker_name, text]
-#   left     [entity_id]                               someone left the zone
-#   kicked   [reason]                                   followed by a closed connection
-#   saved    [version, zone, x, y]                      the character server committed this state
+    level: int = 1
+    xp: int = 0
+    hp: int = 100
+    max_hp: int = 100
+    gold: int = 0
+    items: list[tuple[str, int]] = msgspec.field(default_factory=list)
+    view_radius: float = 60.0
+    say_radius: float = 60.0
