@@ -23,9 +23,12 @@ class ErrorMsg(msgspec.Struct, array_like=True):
     error: dict[str, str]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Seen:
-    """An entity in our view (our own included), as the zone's ``sync`` messages showed it."""
+    """An entity in our view (our own included), as the zone's ``sync`` messages showed it.
+
+    Immutable: each change makes a new one, so a Seen kept aside stays what it was.
+    """
 
     name: str
     x: float
@@ -85,6 +88,7 @@ class ClientState:
     zone_lost: str | None = None
     snapshots: int = 0  # sync messages received: one per zone tick
     combat: deque[CombatLine] = field(default_factory=lambda: deque(maxlen=COMBAT_LINES))
+    combat_total: int = 0  # combat lines ever received (the deque keeps the newest)
     progress: Progress = field(default_factory=Progress)
     corrections: int = 0  # position claims the zone refused
     corrected: tuple[float, float] | None = None  # where the last refusal said we are

@@ -42,17 +42,17 @@ class ZoneEvents:
         for eid in body.leaves:
             seen.pop(eid, None)
         for eid, x, y in body.moves:
-            entity = seen.get(eid)
-            if entity is not None:
-                entity.x, entity.y, entity.tick = x, y, tick
+            e = seen.get(eid)
+            if e is not None:
+                seen[eid] = Seen(e.name, x, y, tick, e.kind, e.hp, e.max_hp, e.level, e.flags)
         for eid, hp, max_hp, level, flags in body.stats:
-            entity = seen.get(eid)
-            if entity is not None:
-                entity.hp, entity.max_hp, entity.level, entity.flags = hp, max_hp, level, flags
-                entity.tick = tick
+            e = seen.get(eid)
+            if e is not None:
+                seen[eid] = Seen(e.name, e.x, e.y, tick, e.kind, hp, max_hp, level, flags)
         for kind, source, target, value in body.events:
             state.combat.append(CombatLine(tick, EVENT_KINDS.get(kind, str(kind)), source,
                                            target, value))
+            state.combat_total += 1
         state.tick = tick
         state.snapshots += 1
         self.client.changed()

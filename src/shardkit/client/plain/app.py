@@ -8,6 +8,7 @@ import functools
 import sys
 from collections.abc import Callable
 
+from shardkit.client.events import CombatLine
 from shardkit.client.plain.console import Console, Quit
 from shardkit.client.plain.game import Game
 from shardkit.client.plain.menus import Menus
@@ -17,12 +18,18 @@ from shardkit.wire.rpc import RpcError
 __all__ = ["TerminalClient", "run_terminal_client"]
 
 
-def _news(state: ClientState) -> tuple[int, int, str | None, str | None]:
-    """What the watcher prints changes of: chat and notice counts, zone loss, a kick."""
-    return len(state.chat), len(state.notices), state.zone_lost, state.kicked
+News = tuple[int, int, int, str | None, str | None]
+
+CHANNEL_TAGS = {"say": "chat", "zone": "zone", "world": "world", "whisper": "whisper"}
 
 
-def _news_since(seen: tuple[int, int, str | None, str | None], state: ClientState) -> bool:
+def _news(state: ClientState) -> News:
+    """What the watcher prints changes of: chat, notices and combat counts, zone loss, a kick."""
+    return (len(state.heard), len(state.notices), state.combat_total, state.zone_lost,
+            state.kicked)
+
+
+def _news_since(seen: News, state: ClientState) -> bool:
     return _news(state) != seen
 
 
@@ -65,16 +72,44 @@ class TerminalClient:
         while not state.kicked:
             with contextlib.suppress(TimeoutError):
                 await self.client.wait_for(functools.partial(_news_since, seen), timeout=3600)
-            chat, notices, lost, _ = seen
-            for speaker, text in state.chat[chat:]:
-                self.console.say(f"[chat] {speaker}: {text}")
+            chat, notices, combat, lost, _ = seen
+            for channel, speaker, text in state.heard[chat:]:
+                self.console.say(f"[{CHANNEL_TAGS.get(channel, 'chat')}] {speaker}: {text}")
             for text in state.notices[notices:]:
                 self.console.say(f"[notice] {text}", system=True)
+            fresh = min(state.combat_total - combat, len(state.combat))
+            for line in list(state.combat)[len(state.combat) - fresh:]:
+                shown = self.combat_text(line)
+                if shown:
+                    self.console.say(f"[combat] {shown}", system=True)
             if state.zone_lost and state.zone_lost != lost:
                 self.console.say(f"[zone] the zone '{state.zone_lost}' went down;"
                                  " type `play` to enter again", system=True)
             seen = _news(state)
         return state.kicked or ""
+
+    def combat_text(self, line: CombatLine) -> str:
+        """A combat line as words, if it is about us or a death in sight ("" otherwise)."""
+        entered = self.client.entered
+        me = entered.entity_id if entered else 0
+        seen = self.client.state.seen
+
+        def name(eid: int) -> str:
+            if eid == me:
+                return "you"
+            entity = seen.get(eid)
+            return entity.name if entity else f"#{eid}"
+
+        if line.kind == "hit" and me in (line.source, line.target):
+            target = seen.get(line.target)
+            left = f" ({target.hp} hp left)" if target and line.target == me else ""
+            return f"{name(line.source)} hit {name(line.target)} for {line.value}{left}"
+        if line.kind == "death":
+            killer = f", killed by {name(line.source)}" if line.source else ""
+            return f"{name(line.target)} died{killer}"
+        if line.kind == "level_up" and line.target != me:
+            return f"{name(line.target)} reached level {line.value}"
+        return ""
 
 
 async def _master_reachable(host: str, port: int) -> bool:

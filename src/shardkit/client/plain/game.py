@@ -1,10 +1,11 @@
-"""The plain client's game prompt: walk, talk, look around, enter again, log out."""
+"""The plain client's game prompt: walk, fight, talk on every channel, look around, log out."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 
+from shardkit.client.events import Seen
 from shardkit.client.plain.console import Console, Quit
 from shardkit.client.plain.table import Command, CommandTable
 from shardkit.client.session import GameClient
@@ -25,6 +26,13 @@ def _heading(dx: float, dy: float) -> str:
     return HEADINGS[round(math.atan2(dy, dx) / (math.pi / 4)) % 8]
 
 
+def _condition(eid: int, seen: Seen) -> str:
+    """How an entity in sight is doing, for `look`: kind, level, health, id."""
+    kind = "player" if seen.kind == 1 else "creature"
+    health = "dead" if seen.dead else f"hp {seen.hp}/{seen.max_hp}"
+    return f" [{kind}, level {seen.level}, {health}, id {eid}]"
+
+
 class Game:
     """The in-game prompt of one character, over a GameClient."""
 
@@ -38,10 +46,17 @@ class Game:
             Command(first, self._walk, "start walking that way (north is +y)",
                     aliases=tuple(others), synopsis=" ".join(DIRECTIONS)),
             Command("stop", self._stop, "stand still"),
-            Command("say", self._say, "talk to everyone in the zone",
+            Command("say", self._say, "talk to the players near you",
                     synopsis="say TEXT  or  'TEXT", prefix="'"),
+            Command("zone", self._zone, "talk to everyone in the zone", argument="TEXT"),
+            Command("world", self._world, "talk to everyone in the world", argument="TEXT"),
+            Command("tell", self._tell, "whisper to one character anywhere in the world",
+                    synopsis="tell NAME TEXT"),
+            Command("attack", self._attack, "attack the nearest one of that name (or id)",
+                    aliases=("a",), argument="NAME"),
             Command("look", self._look, "where you are and everyone you can see"),
             Command("who", self._who, "who is in sight"),
+            Command("stats", self._stats, "your level, experience, health, gold and items"),
             Command("play", self._play, "enter the game again (after the zone was lost)",
                     synopsis="play [NAME]"),
             Command("help", self._help, "this list"),
@@ -84,6 +99,60 @@ class Game:
         else:
             self.say("usage: say TEXT")
 
+    async def _zone(self, word: str, text: str) -> None:
+        if text:
+            await self.client.zone_say(text)
+        else:
+            self.say("usage: zone TEXT")
+
+    async def _world(self, word: str, text: str) -> None:
+        if text:
+            await self.client.world_say(text)
+        else:
+            self.say("usage: world TEXT")
+
+    async def _tell(self, word: str, rest: str) -> None:
+        name, _, text = rest.partition(" ")
+        if not (name and text.strip()):
+            self.say("usage: tell NAME TEXT")
+            return
+        await self.client.whisper(name, text.strip())
+        self.say(f"you whisper to {name}: {text.strip()}")
+
+    async def _attack(self, word: str, target: str) -> None:
+        if not target:
+            self.say("usage: attack NAME")
+            return
+        found = self._target(target)
+        if found is None:
+            self.say(f"nothing called '{target}' in sight")
+            return
+        eid, seen = found
+        self.client.attack(eid)
+        self.say(f"you attack {seen.name}")
+
+    def _target(self, wanted: str) -> tuple[int, Seen] | None:
+        """The entity in sight with that id, or the nearest living one whose name starts so."""
+        state, me = self.client.state, self.client.me()
+        own = self.client.entered.entity_id if self.client.entered else 0
+        if wanted.isdigit() and int(wanted) in state.seen:
+            return int(wanted), state.seen[int(wanted)]
+        folded = wanted.casefold()
+        matches = [(eid, s) for eid, s in state.seen.items()
+                   if eid != own and not s.dead and s.name.casefold().startswith(folded)]
+        if not matches:
+            return None
+        x, y = (me.x, me.y) if me else (0.0, 0.0)
+        return min(matches, key=lambda m: math.dist((x, y), (m[1].x, m[1].y)))
+
+    async def _stats(self, word: str, rest: str) -> None:
+        progress, me = self.client.state.progress, self.client.me()
+        health = f", hp {me.hp}/{me.max_hp}" if me else ""
+        self.say(f"level {progress.level}, {progress.xp} experience{health},"
+                 f" {progress.gold} gold")
+        items = ", ".join(f"{count} x {item}" for item, count in sorted(progress.items.items()))
+        self.say(f"items: {items or 'none'}")
+
     async def _walk(self, word: str, rest: str) -> None:
         heading, dx, dy = DIRECTIONS[word]
         self.client.move(dx, dy)
@@ -115,12 +184,12 @@ class Game:
         me = self.client.me()
         x, y = (me.x, me.y) if me else (entered.x, entered.y)
         self.say(f"you are at ({x:.1f}, {y:.1f}) in {entered.zone}")
-        others = sorted((math.dist((x, y), (s.x, s.y)), s.name, s.x - x, s.y - y)
+        others = sorted((math.dist((x, y), (s.x, s.y)), s.name, s.x - x, s.y - y, eid, s)
                         for eid, s in state.seen.items() if eid != entered.entity_id)
-        for distance, name, dx, dy in others:
+        for distance, name, dx, dy, eid, seen in others:
             where = (f"{distance:.1f} away to the {_heading(dx, dy)}" if distance >= 0.5
                      else "right here")
-            self.say(f"  {name} at ({x + dx:.1f}, {y + dy:.1f}), {where}")
+            self.say(f"  {name} at ({x + dx:.1f}, {y + dy:.1f}), {where}{_condition(eid, seen)}")
         if not others:
             self.say("  nobody else in sight")
 
