@@ -99,8 +99,7 @@ class Corrected(Notification):
 
 
 class AttackRefused(Notification):
-    """Our attack did not happen: ``no_target``, ``dead``, ``not_allowed``, ``out_of_range``,
-    ``cooldown``."""
+    """Our attack did not happen, and why (``reason``)."""
 
     method = "attack_refused"
 
@@ -109,8 +108,11 @@ class AttackRefused(Notification):
 
 
 class Portal(Notification):
-    """We stepped into a portal to ``zone`` at (x, y); ``moved``: we were saved there and this
-    connection closes (enter the game again to arrive), else the trip is not possible yet."""
+    """We stepped into a portal to ``zone`` at (x, y); ``moved``: we were saved there.
+
+    With ``moved`` the connection closes: enter the game again to arrive. Without, the trip
+    is not possible yet (a zone of another WorldServer).
+    """
 
     method = "portal"
 
