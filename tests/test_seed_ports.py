@@ -13,7 +13,8 @@ import pytest
 from shardkit.testing.harness import RunningProcess
 from shardkit.up import READY_LINE
 
-SEED_PORTS = (2002, 8192, 1998, 7000, 7001, 7002, 7005, 2006, 6000, 29000, 29001)
+SEED_PORTS = (2002, 8192, 1998, 7000, 7001, 7002, 7005, 2006, 6000, 29000, 29001,
+              2007, 6001, 29100)  # the default world's second WorldServer (harbor)
 
 
 def port_in_use(port: int) -> bool:

@@ -121,6 +121,11 @@ allowed_ips = ["127.0.0.1/32", "::1/128"]
 number = 0
 zones = ["town", "meadow"]
 runs_on = "local"              # or "imp:<name>" to start it through a WorldImp of that name
+
+[[clusters]]
+number = 1
+zones = ["harbor"]
+runs_on = "local"
 """
 
 
