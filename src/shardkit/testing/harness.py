@@ -37,10 +37,12 @@ def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[st
                          extra_clusters: str = "", database_urls: dict[str, str] | None = None,
                          save_interval_s: float = 30.0, cluster0_runs_on: str = "local",
                          master_options: dict[str, object] | None = None,
-                         capacity: int = 100) -> None:
+                         capacity: int = 100, content_dir: str = "", world_extra: str = "") -> None:
     """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port.
 
-    ``master_options`` adds keys to [master] (e.g. ``{"session_policy": "refuse"}``).
+    ``master_options`` adds keys to [master] (e.g. ``{"session_policy": "refuse"}``);
+    ``content_dir`` is the cluster's content (default: the shipped one); ``world_extra`` is
+    TOML put in the world's file after its top-level keys (more keys, or an ``[ssh]`` table).
     """
     urls = database_urls or {}
     master = {"heartbeat_timeout_s": 3.0, "status_port": 0, **(master_options or {})}
@@ -50,6 +52,7 @@ def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[st
     (config / "server.toml").write_text(f"""
 [cluster]
 data_dir = "data"
+content_dir = {json.dumps(content_dir)}
 [master]
 port = {free_port()}
 database_url = "{urls.get('master', '')}"
@@ -72,6 +75,7 @@ world_port = 0
 ssh_port = 0
 zone_base_port = 0
 tick_hz = 20.0
+{world_extra}
 [daemon]
 world_port = {free_port()}
 characters_port = {free_port()}

@@ -69,8 +69,7 @@ class PlayerPort:
     def claim_position(self, conn: RpcConnection, p: ClaimPosition) -> None:
         """Say where you believe you are; too far from the zone's idea gets you `corrected`."""
         player = player_of(conn)
-        if player is not None and player.claim_tick != self.sim.tick:  # one per tick
-            player.claim_tick = self.sim.tick
+        if player is not None:  # each impossible one counts; one `corrected` per tick says it
             self.sim.claim_position(player.eid, p.x, p.y)
 
     @rpc("attack", Attack)

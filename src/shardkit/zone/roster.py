@@ -37,7 +37,7 @@ client held back for being slow gets the latest state, never a growing backlog).
 class Player:
     """A player in the zone: its entity, connection, loaded state, chat budget and outbox."""
 
-    __slots__ = ("attack_tick", "chat", "claim_tick", "conn", "dropped", "eid", "mute_reason",
+    __slots__ = ("attack_tick", "chat", "conn", "dropped", "eid", "mute_reason",
                  "muted_until", "outbox", "outbox_bytes", "save_lock", "state")
 
     def __init__(self, eid: int, conn: RpcConnection, state: CharacterState,
@@ -52,7 +52,6 @@ class Player:
         self.dropped = 0  # notifications dropped because the outbox was full
         self.muted_until, self.mute_reason = mute_of(state.data)
         self.attack_tick = -1  # the tick of its last attack: one per tick
-        self.claim_tick = -1  # ... and of its last position claim
 
     @property
     def name(self) -> str:

@@ -40,7 +40,11 @@ def unsent_bytes(conn: RpcConnection) -> int:
 
 
 class Ticker:
-    """Runs the zone's ticks at ``engine.sim.tick_hz``; ``observe`` gets each tick's seconds."""
+    """Runs the zone's ticks at ``engine.sim.tick_hz``; ``observe`` gets each tick's seconds.
+
+    A client whose ``backlog`` (bytes its connection has not sent yet) is over ``hold_bytes``
+    is held that tick.
+    """
 
     def __init__(self, engine: ZoneEngine, roster: Roster, outcomes: Outcomes, *,
                  hold_bytes: int = HOLD_BYTES,
@@ -51,6 +55,7 @@ class Ticker:
         self.roster = roster
         self.outcomes = outcomes
         self.hold_bytes = hold_bytes
+        self.backlog: Callable[[RpcConnection], int] = unsent_bytes
         self.observe = observe
         self.on_late = on_late
         self.on_sent = on_sent
@@ -63,8 +68,8 @@ class Ticker:
     def tick(self) -> None:
         started = time.perf_counter()
         players = self.roster.players
-        hold_bytes = self.hold_bytes
-        held = [eid for eid, p in players.items() if unsent_bytes(p.conn) > hold_bytes]
+        hold_bytes, backlog = self.hold_bytes, self.backlog
+        held = [eid for eid, p in players.items() if backlog(p.conn) > hold_bytes]
         self.held = len(held)
         result = self.engine.tick(hold=held)
         self.outcomes.deliver(result.events)
