@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from zone_support import ZoneRig
 
 from shardkit.client.session import GameClient
 from shardkit.wire.rpc import RpcConnection, RpcError
 from shardkit.zone.admin_schemas import GrantCharacter
-from zone_support import ZoneRig
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -217,4 +217,26 @@ async def test_a_client_held_too_long_is_saved_and_disconnected(tmp_path: Path) 
         assert ann.zone is not None
         await ann.zone.wait_closed()
         assert rig.world.characters["ann"].version == version + 1  # saved on the way out
+        assert (await rig.admin.status()).players == 0
+
+
+async def test_portals_move_within_the_world_server_and_report_others(tmp_path: Path) -> None:
+    async with ZoneRig(tmp_path) as rig:
+        ann = await rig.player("Ann")
+        await rig.admin.teleport("Ann", 186.0, 195.0)  # beside the boat to "isle"
+        await ann.wait_for(lambda s: (me := ann.me()) is not None and me.x == 186.0)
+        ann.move(1.0, 0.0)
+        await ann.wait_for(lambda s: s.portal is not None)
+        ann.move(0.0, 0.0)
+        assert ann.state.portal is not None
+        assert (ann.state.portal.zone, ann.state.portal.moved) == ("isle", False)  # elsewhere
+        assert ann.zone is not None and not ann.zone.closed.is_set()  # still playing here
+
+        await rig.admin.teleport("Ann", 9.0, 45.0)  # beside the west door to "field"
+        await ann.wait_for(lambda s: (me := ann.me()) is not None and me.x == 9.0)
+        ann.move(-1.0, 0.0)
+        await ann.wait_for(lambda s: s.portal is not None and s.portal.moved)
+        await ann.zone.wait_closed()
+        saved = rig.world.characters["ann"]
+        assert (saved.zone, saved.x, saved.y) == ("field", 50.0, 50.0)  # saved over there
         assert (await rig.admin.status()).players == 0
