@@ -77,6 +77,7 @@ from fuzz_players import (  # noqa: E402
 from shardkit.config.settings import Settings, load_settings  # noqa: E402
 from shardkit.daemon.backups import BackupVault  # noqa: E402
 from shardkit.daemon.characters import CharacterForwarding  # noqa: E402
+from shardkit.daemon.chat import WorldChat  # noqa: E402
 from shardkit.daemon.guilds import GuildChat, GuildForwarding  # noqa: E402
 from shardkit.daemon.server import WorldServerPort  # noqa: E402
 from shardkit.gm.commands import GMCommands  # noqa: E402
@@ -90,10 +91,11 @@ from shardkit.up import READY_LINE  # noqa: E402
 from shardkit.wire.handshake import ServiceAuth  # noqa: E402
 from shardkit.wire.rpc import MethodSpec, methods_of  # noqa: E402
 from shardkit.world.characters import CharacterPort  # noqa: E402
+from shardkit.world.chat import ChatRelay  # noqa: E402
 from shardkit.world.guilds import GuildPort  # noqa: E402
 from shardkit.world.ports import PlayerPort as WorldPlayerPort  # noqa: E402
 from shardkit.world.ports import ZonePort  # noqa: E402
-from shardkit.zone.server import PlayerPort as ZonePlayerPort  # noqa: E402
+from shardkit.zone.player_port import PlayerPort as ZonePlayerPort  # noqa: E402
 
 HOST = "127.0.0.1"
 WORLD = "Atlantis"
@@ -130,11 +132,11 @@ TARGETS = [
            "master"),
     Target("gm", "gm", (GMPort, GMCommands, ServiceAuth)),
     Target("daemon-worlds", "daemon", (WorldServerPort, CharacterForwarding, GuildForwarding,
-                                       GuildChat, BackupVault, ServiceAuth)),
+                                       GuildChat, WorldChat, BackupVault, ServiceAuth)),
     Target("daemon-characters", "daemon", (ServiceAuth,)),
     Target("daemon-imps", "daemon", (ServiceAuth,)),
-    Target("world", "world-0", (WorldPlayerPort, CharacterPort, GuildPort, ZonePort, ServiceAuth),
-           "world"),
+    Target("world", "world-0", (WorldPlayerPort, CharacterPort, GuildPort, ZonePort, ChatRelay,
+                                ServiceAuth), "world"),
     Target("zone-town", "zone-town", (ZonePlayerPort,), "zone"),
     Target("zone-meadow", "zone-meadow", (ZonePlayerPort,)),
 ]
