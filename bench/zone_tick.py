@@ -1,7 +1,7 @@
-"""In-process benchmark of a zone's engine (simulation + area of interest + sync encoding), no sockets.
+"""In-process benchmark of a zone's engine (simulation, area of interest, sync encoding).
 
-Bots walk in a random direction that changes every 2-5 seconds. For each size it prints the
-tick time p50/p99 (wall clock, and CPU time of the thread, which a busy shared machine
+No sockets. Bots walk in a random direction that changes every 2-5 seconds. For each size it
+prints the tick time p50/p99 (wall clock, and CPU time of the thread, which a busy shared machine
 disturbs less; split: simulation / interest / encoding), the bytes each client is sent per
 second, and the memory per player, as it goes; the last line is one JSON object.
 
@@ -86,7 +86,8 @@ def run(bots: int, args: argparse.Namespace) -> dict[str, float]:
     ms = lambda values, q: round(float(np.percentile(values, q)) * 1000, 2)  # noqa: E731
     seconds = len(totals) / TICK_HZ
     figures = {
-        "bots": bots, "crowd": args.crowd, "tick_p50_ms": ms(totals, 50), "tick_p99_ms": ms(totals, 99),
+        "bots": bots, "crowd": args.crowd,
+        "tick_p50_ms": ms(totals, 50), "tick_p99_ms": ms(totals, 99),
         "tick_cpu_p50_ms": ms(cpus, 50), "tick_cpu_p99_ms": ms(cpus, 99),
         "sim_p50_ms": ms(sims, 50), "sim_p99_ms": ms(sims, 99),
         "interest_p50_ms": ms(views, 50), "interest_p99_ms": ms(views, 99),
@@ -95,7 +96,9 @@ def run(bots: int, args: argparse.Namespace) -> dict[str, float]:
         "rss_per_player_kb": round(rss_per_player / 1024, 2),
     }
     print(f"{bots:5d} bots{' crowd' if args.crowd else ''}: tick p50 {figures['tick_p50_ms']} ms "
-          f"p99 {figures['tick_p99_ms']} ms (cpu {figures['tick_cpu_p50_ms']}/{figures['tick_cpu_p99_ms']}; simulation {figures['sim_p50_ms']}/{figures['sim_p99_ms']}, "
+          f"p99 {figures['tick_p99_ms']} ms "
+          f"(cpu {figures['tick_cpu_p50_ms']}/{figures['tick_cpu_p99_ms']}; "
+          f"simulation {figures['sim_p50_ms']}/{figures['sim_p99_ms']}, "
           f"interest {figures['interest_p50_ms']}/{figures['interest_p99_ms']}, "
           f"encoding {figures['encode_p50_ms']}/{figures['encode_p99_ms']} ms p50/p99); "
           f"{figures['bytes_per_client_s']} B/client/s; {figures['rss_per_player_kb']} KiB/player",
@@ -109,7 +112,8 @@ def main() -> None:
     parser.add_argument("--map", type=float, default=2000.0)
     parser.add_argument("--aoi-radius", type=float, default=100.0)
     parser.add_argument("--speed", type=float, default=5.0)
-    parser.add_argument("--crowd", action="store_true", help=f"every bot within {CROWD_RADIUS:g} units of one point")
+    parser.add_argument("--crowd", action="store_true",
+                        help=f"every bot within {CROWD_RADIUS:g} units of one point")
     parser.add_argument("--ticks", type=int, default=300, help="measured ticks per size")
     parser.add_argument("--warmup", type=int, default=20, help="ticks not measured (views filling)")
     parser.add_argument("--seed", type=int, default=1)

@@ -1,4 +1,4 @@
-"""`shardkit up` in an empty folder brings the whole cluster up on the seed's own ports, and Ctrl-C stops it."""
+"""`shardkit up` in an empty folder runs the whole cluster on the seed's ports; Ctrl-C stops it."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ class Terminal:
                 line = None
             if line is None:
                 tail = "\n".join(self.output[-40:])
-                raise AssertionError(f"no line matching {pattern!r} (exit code {self.process.poll()}):\n{tail}")
+                raise AssertionError(f"no line matching {pattern!r}"
+                                     f" (exit code {self.process.poll()}):\n{tail}")
             self.output.append(line)
             match = re.search(pattern, line)
             if match:
@@ -147,7 +148,8 @@ def test_unreachable_master_is_a_clear_message() -> None:
         port = sock.getsockname()[1]  # nobody listens here once the socket is closed
     term = Terminal("--host", "127.0.0.1", "--port", str(port))
     try:
-        term.expect(rf"cannot reach the master at 127\.0\.0\.1:{port} .* is `shardkit up` running\?")
+        term.expect(
+            rf"cannot reach the master at 127\.0\.0\.1:{port} .* is `shardkit up` running\?")
         assert term.process.wait(WAIT) == 1
     finally:
         term.close()

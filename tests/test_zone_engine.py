@@ -1,4 +1,4 @@
-"""The zone engine without sockets: movement rules, NPCs, combat, portals, area of interest and the sync format."""
+"""The zone engine without sockets: movement, NPCs, combat, portals, interest, the sync format."""
 
 from __future__ import annotations
 
@@ -465,7 +465,8 @@ def test_idle_npcs_wander_around_home_within_their_radius() -> None:
         zone.tick()
     distances = [math.dist(n.home, zone.sim.position(n.eid)) for n in zone.sim.npcs]
     assert sum(d > 0.1 for d in distances) > len(distances) // 2
-    assert all(d <= n.kind.wander_radius + 1e-6 for n, d in zip(zone.sim.npcs, distances, strict=True))
+    assert all(d <= n.kind.wander_radius + 1e-6
+               for n, d in zip(zone.sim.npcs, distances, strict=True))
 
 
 def test_a_teleported_player_sees_its_new_surroundings_at_once() -> None:

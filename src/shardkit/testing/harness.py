@@ -1,4 +1,4 @@
-"""Harness for tests and benchmarks: free ports, test cluster config, shardkit processes whose output can be awaited."""
+"""Harness for tests and benchmarks: free ports, test cluster config, processes to await."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def free_port() -> int:
     raise RuntimeError("no free port below the ephemeral range")
 
 
-def write_cluster_config(root: Path, *, world: str = "Atlantis", zones: tuple[str, ...] = ("town", "meadow"),
+def write_cluster_config(root: Path, *, world: str = "Atlantis",
+                         zones: tuple[str, ...] = ("town", "meadow"),
                          extra_clusters: str = "", database_urls: dict[str, str] | None = None,
                          save_interval_s: float = 30.0, cluster0_runs_on: str = "local",
                          master_options: dict[str, object] | None = None,

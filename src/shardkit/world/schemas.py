@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 ZONE_TICK_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
-"""Bucket bounds (seconds) of a zone's tick-time histogram, as a zone reports it (zone_tick_stats)."""
+"""Bucket bounds (seconds) of a zone's tick-time histogram, as a zone reports it."""
 
 
 class TicketLogin(msgspec.Struct, array_like=True):

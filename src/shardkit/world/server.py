@@ -73,7 +73,8 @@ class WorldServer:
                            lambda: {me: len(self.players)}, labels)
         metrics.live_gauge("shardkit_world_zones_up", "Zones of this WorldServer that are up.",
                            lambda: {me: len(self.zones.links)}, labels)
-        metrics.live_gauge("shardkit_world_zone_players", "Players in each zone (the zone's count).",
+        metrics.live_gauge("shardkit_world_zone_players",
+                           "Players in each zone (the zone's count).",
                            lambda: {(*me, z): n for z, n in self.zones.population.items()},
                            zone_labels)
         metrics.live_gauge("shardkit_world_zone_starts",

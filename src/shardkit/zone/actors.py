@@ -1,4 +1,4 @@
-"""Per-entity game state that is not hot enough for the columnar table: players' progress, NPCs' minds."""
+"""Per-entity game state not hot enough for the columnar table: players' progress, NPCs' minds."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class PlayerState:
 class NpcState:
     """One NPC spawn point's occupant: its kind, home, mode and timers (ticks)."""
 
-    __slots__ = ("area", "attack_ready", "eid", "goal", "home", "index", "kind", "kind_name", "mode",
+    __slots__ = ("area", "attack_ready", "eid", "goal", "home", "index", "kind", "kind_name",
+                 "mode",
                  "remove_at", "respawn_at", "target", "think_at")
 
     def __init__(self, index: int, kind_name: str, kind: NpcKindDef, area: Area) -> None:

@@ -1,4 +1,4 @@
-"""Combat rules: an attack's checks (target, range, cooldown), damage, death, experience, levels and loot."""
+"""Combat rules: an attack's checks (target, range, cooldown), damage, death, experience, loot."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class Combat:
             return "no_target"
         if table.kind[tslot] == KIND_PLAYER and not sim.pvp:
             return "not_allowed"
-        if math.hypot(table.x[tslot] - table.x[slot], table.y[tslot] - table.y[slot]) > sim.rules.attack_range:
+        reach = math.hypot(table.x[tslot] - table.x[slot], table.y[tslot] - table.y[slot])
+        if reach > sim.rules.attack_range:
             return "out_of_range"
         if sim.tick < state.attack_ready:
             return "cooldown"

@@ -1,4 +1,4 @@
-"""One zone's engine per tick: the simulation's step, then every client's view and its encoded sync message."""
+"""One zone's engine per tick: the simulation's step, then every client's view and its sync."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class ZoneEngine:
 
     # players -------------------------------------------------------------
     def join(self, name: str, **progress: object) -> int:
-        """Add a player (``Simulation.add_player`` arguments) with a client; returns its entity id."""
+        """Add a player (``Simulation.add_player`` arguments) with a client; its entity id."""
         eid = self.sim.add_player(name, **progress)  # type: ignore[arg-type]
         self.interest.add_client(eid, self.sim.table.slot_of[eid], self.sim.tick)
         return eid

@@ -1,4 +1,4 @@
-"""Columnar store of a zone's entities (players and NPCs): numpy arrays indexed by slot, ids never reused."""
+"""Columnar store of a zone's entities (players, NPCs): numpy arrays by slot, ids never reused."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class PortalEntered(msgspec.Struct, frozen=True):
 
 
 class Correction(msgspec.Struct, frozen=True):
-    """A client claimed a position the server does not accept; ``strikes`` counts them per player."""
+    """A client claimed a position the server does not accept; ``strikes`` counts them."""
 
     player: int
     x: float  # where the server has the player
@@ -73,7 +73,8 @@ class AttackRefused(msgspec.Struct, frozen=True):
     reason: str  # no_target, dead, not_allowed, out_of_range, cooldown
 
 
-Event = Hit | Death | Respawned | Loot | Experience | LevelUp | PortalEntered | Correction | AttackRefused
+Event = (Hit | Death | Respawned | Loot | Experience | LevelUp | PortalEntered | Correction
+         | AttackRefused)
 
 # Events every viewer of the entity sees in its sync message (docs/protocol.md, "Zone sync format").
 VISIBLE_HIT = 1

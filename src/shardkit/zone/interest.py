@@ -1,4 +1,4 @@
-"""Area of interest: which entities each client sees, and what of them to send it this tick (vectorised).
+"""Area of interest: which entities each client sees, and what of them to send it each tick.
 
 Every client (a player's connection) has a *view*: one row of fixed width holding the
 entities it has been told about, nearest first. Rows live in numpy matrices, so a tick costs
@@ -127,7 +127,7 @@ class InterestManager:
         return len(self.row_of)
 
     def add_client(self, eid: int, slot: int, tick: int) -> None:
-        """A client that sees from entity ``eid`` (in table ``slot``); its first update tells it all."""
+        """A client that sees from entity ``eid`` (table ``slot``); its first update: all."""
         if eid in self.row_of:
             raise ValueError(f"entity {eid} already has a client")
         if not self._free:
@@ -151,7 +151,7 @@ class InterestManager:
         self._free.append(row)
 
     def visible(self, eid: int) -> list[int]:
-        """Entity ids in a client's view, nearest first as of its last rebuild (for tests and tools)."""
+        """Entity ids in a client's view, nearest first as of its last rebuild (tests, tools)."""
         row = self.row_of[eid]
         slots = self.view_slot[row]
         return [int(eid) for eid in self.view_id[row][slots >= 0]]

@@ -45,12 +45,15 @@ class NpcBrains:
         found: dict[int, int] = {}
         if watchers:
             live = table.live_slots()
-            players = live[(table.kind[live] == KIND_PLAYER) & ((table.flags[live] & FLAG_DEAD) == 0)]
+            alive = (table.flags[live] & FLAG_DEAD) == 0
+            players = live[(table.kind[live] == KIND_PLAYER) & alive]
             if len(players):
-                slots = np.fromiter((table.slot_of[n.eid] for n in watchers), np.int64, len(watchers))
+                slots = np.fromiter((table.slot_of[n.eid] for n in watchers), np.int64,
+                                    len(watchers))
                 index = PointIndex(players, table.x, table.y)
                 reach = max(n.kind.notice_radius for n in watchers)
-                dist, near = index.nearest(np.column_stack((table.x[slots], table.y[slots])), 1, reach)
+                points = np.column_stack((table.x[slots], table.y[slots]))
+                dist, near = index.nearest(points, 1, reach)
                 for n, d, s in zip(watchers, dist[:, 0], near[:, 0], strict=True):
                     if s >= 0 and d <= n.kind.notice_radius:
                         found[n.eid] = int(table.eid[s])
@@ -95,7 +98,8 @@ class NpcBrains:
                 table.hp[slot] = table.max_hp[slot]
                 table.stat_tick[slot] = self.sim.tick
 
-    def _walk_to(self, npc: actors.NpcState, goal: tuple[float, float], stop_short: float = 0.0) -> bool:
+    def _walk_to(self, npc: actors.NpcState, goal: tuple[float, float],
+                 stop_short: float = 0.0) -> bool:
         """Point the NPC at ``goal`` without overshooting; True once it is there."""
         sim, table = self.sim, self.sim.table
         slot = table.slot_of[npc.eid]

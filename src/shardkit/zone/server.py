@@ -1,4 +1,4 @@
-"""Simulation process: one zone's port for players, its engine's tick, saves through its WorldServer."""
+"""Simulation process: one zone's port for players, its engine's tick, saves via its WorldServer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The zone's game rules per tick: authoritative movement, NPCs, combat, respawns and portals (pure logic, no I/O)."""
+"""The zone's game rules per tick: authoritative movement, NPCs, combat, respawns and portals.
+
+Pure logic, no I/O.
+"""
 
 from __future__ import annotations
 
@@ -192,7 +195,8 @@ class Simulation:
     def set_input(self, entity_id: int, dx: float, dy: float) -> None:
         """The direction a player wants to walk in; longer than 1 is scaled to 1."""
         slot = self.table.slot_of.get(entity_id)
-        if slot is None or entity_id not in self.players or not (math.isfinite(dx) and math.isfinite(dy)):
+        if slot is None or entity_id not in self.players or not (
+                math.isfinite(dx) and math.isfinite(dy)):
             return
         if self.table.flags[slot] & FLAG_DEAD:
             return
@@ -250,7 +254,7 @@ class Simulation:
         return None if slot is None else (float(self.table.x[slot]), float(self.table.y[slot]))
 
     def players_near(self, entity_id: int, radius: float) -> list[int]:
-        """Ids of the players within ``radius`` of an entity (itself included): who hears a 'say'."""
+        """Ids of the players within ``radius`` of an entity (itself included): who hears `say`."""
         table = self.table
         slot = table.slot_of.get(entity_id)
         if slot is None:

@@ -1,4 +1,4 @@
-"""The zone sync message: every client's ``sync`` notification of a tick, packed into one buffer at once.
+"""The zone sync message: every client's ``sync`` notification of a tick, packed in one buffer.
 
 Layout (docs/protocol.md, "Zone sync format"): a MessagePack-RPC notification
 ``[2, "sync", [tick, body]]`` whose header is always written in the same 18 bytes
@@ -44,7 +44,7 @@ assert (MOVE.itemsize, STAT.itemsize, EVENT.itemsize) == (8, 16, 16)
 
 
 class SyncFrame:
-    """One tick's messages: ``data`` holds them back to back, client i's is data[offsets[i]:offsets[i+1]]."""
+    """One tick's messages back to back in ``data``: client i's is data[offsets[i]:offsets[i+1]]."""
 
     __slots__ = ("clients", "data", "offsets", "tick", "too_far_behind")
 
@@ -77,7 +77,8 @@ def encode_frame(batch: SyncBatch, table: EntityTable) -> SyncFrame:
     """Every client's ``sync`` notification for ``batch``, in one buffer."""
     n = len(batch.rows)
     if n == 0:
-        return SyncFrame(batch.tick, batch.clients, b"", np.zeros(1, np.int64), batch.too_far_behind)
+        return SyncFrame(batch.tick, batch.clients, b"", np.zeros(1, np.int64),
+                         batch.too_far_behind)
     position = np.zeros(int(batch.rows.max()) + 1, np.int64)
     position[batch.rows] = np.arange(n)  # client row -> its place in this frame
 
@@ -172,7 +173,8 @@ def decode_body(tick: int, body: bytes) -> SyncMessage:
     return SyncMessage(
         tick, enters, leaves,
         [(int(m["id"]), float(m["x"]) / QUANTUM, float(m["y"]) / QUANTUM) for m in moves],
-        [(int(s["id"]), int(s["hp"]), int(s["max_hp"]), int(s["level"]), int(s["flags"])) for s in stats],
+        [(int(s["id"]), int(s["hp"]), int(s["max_hp"]), int(s["level"]), int(s["flags"]))
+         for s in stats],
         [(int(e["type"]), int(e["source"]), int(e["target"]), int(e["value"])) for e in events],
     )
 
