@@ -63,6 +63,7 @@ class Ticker:
         self.recent: deque[float] = deque(maxlen=RECENT_TICKS)
         self.late_ticks = 0
         self.held = 0  # clients held in the last tick
+        self._dropping: set[int] = set()  # too far behind: being saved and disconnected
 
     # ------------------------------------------------------------------ one tick
     def tick(self) -> None:
@@ -87,15 +88,22 @@ class Ticker:
                 sent += len(payload)
         for eid in result.frame.too_far_behind:
             player = players.get(eid)
-            if player is not None:
+            if player is not None and eid not in self._dropping:
                 log.info("%s is too far behind (%d bytes unsent): disconnected",
                          quote(player.name), unsent_bytes(player.conn))
-                background(self.roster.kick(player.account_id, "too far behind: your"
-                                            " connection could not keep up with the zone"))
+                self._dropping.add(eid)
+                background(self._drop(eid, player.account_id))
         self.on_sent(sent)
         seconds = time.perf_counter() - started
         self.recent.append(seconds)
         self.observe(seconds)
+
+    async def _drop(self, eid: int, account_id: int) -> None:
+        try:
+            await self.roster.kick(account_id, "too far behind: your connection could not keep"
+                                   " up with the zone")
+        finally:
+            self._dropping.discard(eid)
 
     # -------------------------------------------------------------------- the loop
     async def run(self) -> None:
