@@ -8,6 +8,8 @@ from typing import Any, cast
 import pytest
 
 from shardkit.characters.schemas import CharacterSummary
+from shardkit.client.events import CombatLine, Seen
+from shardkit.client.plain.app import TerminalClient
 from shardkit.client.plain.console import Console, Quit
 from shardkit.client.plain.game import Game
 from shardkit.client.plain.menus import Menus
@@ -178,3 +180,68 @@ def test_command_tables_refuse_clashing_or_odd_words() -> None:
     table = CommandTable(Command("play", noop, argument="NAME"))
     assert table.listing() == "play NAME"
     assert table.parse("PLAY  Bob ")[1:] == ("play", "Bob")
+
+
+class FightingClient(StandInClient):
+    """A stand-in that is in a zone with a wolf in sight, and records chat and attacks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chatted: list[tuple[str, str]] = []
+        self.attacked: list[int] = []
+        self.state.seen = {
+            1: Seen("Bob", 100.0, 100.0, 1, 1, 100, 100, 1, 0),
+            7: Seen("Grey Wolf", 110.0, 100.0, 1, 2, 40, 40, 2, 0),
+            8: Seen("Grey Wolf", 104.0, 100.0, 1, 2, 0, 40, 2, 1),  # dead: not a target
+        }
+        self.state.progress.gold, self.state.progress.items = 12, {"wolf_pelt": 2}
+
+    def me(self) -> Seen | None:
+        return self.state.seen.get(1)
+
+    async def zone_say(self, text: str) -> None:
+        self.chatted.append(("zone", text))
+
+    async def world_say(self, text: str) -> None:
+        self.chatted.append(("world", text))
+
+    async def whisper(self, to: str, text: str) -> None:
+        if to.casefold() != "ann":
+            raise RpcError("offline", "nobody of that name is playing in this world now")
+        self.chatted.append((f"whisper {to}", text))
+
+    def attack(self, target: int) -> None:
+        self.attacked.append(target)
+
+
+async def test_game_prompt_chat_channels_attack_and_stats() -> None:
+    console, client = ScriptedConsole("zone hi all", "world hello", "tell ann psst", "tell",
+                                      "tell Zed hello?", "attack grey", "attack 7", "a troll",
+                                      "stats", "q"), FightingClient()
+    game_client = cast(GameClient, client)
+    game = Game(game_client, console)
+    client.characters_.append(CharacterSummary(id=1, name="Bob", zone="town", level=1))
+    assert await game.enter("Bob")
+    console.shown.clear()
+    assert await until_quit(game.run) == 0
+    shown = console.shown[len(game.help_text().splitlines()):]
+    assert shown == [
+        "you whisper to ann: psst", "usage: tell NAME TEXT",
+        "[error] offline: nobody of that name is playing in this world now",
+        "you attack Grey Wolf", "you attack Grey Wolf", "nothing called 'troll' in sight",
+        "level 1, 0 experience, hp 100/100, 12 gold", "items: 2 x wolf_pelt", "logged out. bye",
+    ]
+    assert client.chatted == [("zone", "hi all"), ("world", "hello"), ("whisper ann", "psst")]
+    assert client.attacked == [7, 7]  # the living wolf, by name and by id
+
+
+def test_combat_lines_about_us_or_deaths_in_sight_are_told() -> None:
+    client = FightingClient()
+    client.entered = Entered(entity_id=1, zone="town", x=100.0, y=100.0, tick_hz=10.0, speed=8.0)
+    terminal = TerminalClient(cast(GameClient, client), ScriptedConsole())
+    told = [terminal.combat_text(line) for line in (
+        CombatLine(5, "hit", 1, 7, 8), CombatLine(5, "hit", 7, 1, 6), CombatLine(6, "hit", 9, 7, 3),
+        CombatLine(7, "death", 1, 7, 0), CombatLine(8, "death", 0, 9, 0),
+        CombatLine(9, "level_up", 1, 1, 2))]
+    assert told == ["you hit Grey Wolf for 8", "Grey Wolf hit you for 6 (100 hp left)", "",
+                    "Grey Wolf died, killed by you", "#9 died", ""]

@@ -53,7 +53,7 @@ def write_cluster_config(root: Path, *, world: str = "Atlantis",
     (config / "server.toml").write_text(f"""
 [cluster]
 data_dir = "data"
-content_dir = {json.dumps(content_dir)}
+{f"content_dir = {json.dumps(content_dir)}" if content_dir else ""}
 [master]
 port = {free_port()}
 database_url = "{urls.get('master', '')}"
