@@ -80,6 +80,15 @@ class Terminal:
         return self.wait_for(f"{count} line(s) with {text!r}",
                              lambda lines: sum(text in line for line in lines) >= count, timeout)
 
+    def exited(self) -> bool:
+        """Whether the program in the pane has ended (tmux may not have reaped it yet)."""
+        pid = self._run("display-message", "-p", "-t", "t", "#{pane_pid}").strip()
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        return state in ("Z", "X")
+
     def close(self) -> None:
         subprocess.run([self._tmux, "-S", self.socket, "kill-server"], capture_output=True,
                        timeout=WAIT, check=False)

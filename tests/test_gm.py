@@ -1,4 +1,5 @@
-"""Game masters: a GM ticket from the master, the GM port, restoring deleted characters within restore_days, the audit log."""
+"""Game masters: a GM ticket from the master, the GM port, restoring deleted characters within
+restore_days, the audit log."""
 
 from __future__ import annotations
 
@@ -109,12 +110,12 @@ async def test_gm_restores_a_deleted_character_within_restore_days(cluster: Clus
         await owner.wait_for(lambda s: entered.entity_id in s.seen)
 
         log = await gm.audit_log(20)
-        restores = [(e["actor"], e["target"], e["detail"]["ok"]) for e in log
+        restores = [(e["actor"], e["target"], e["result"], e["address"]) for e in log
                     if e["action"] == "restore_character"]
         assert restores[:3] == [
-            ("gm:gamewarden", "Atlantis/Regretted", False),
-            ("gm:gamewarden", "Atlantis/Regretted", True),
-            ("gm:gamewarden", "Atlantis/Ancient", False),
+            ("gm:gamewarden", "Atlantis/Regretted", "failed", "127.0.0.1"),
+            ("gm:gamewarden", "Atlantis/Regretted", "ok", "127.0.0.1"),
+            ("gm:gamewarden", "Atlantis/Ancient", "failed", "127.0.0.1"),
         ]
         assert any(e["action"] == "gm_login" and e["actor"] == "gm:gamewarden" for e in log)
     finally:

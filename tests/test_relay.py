@@ -189,3 +189,37 @@ async def test_sessions_and_notifications_are_typed() -> None:
                 break
             await asyncio.sleep(0.01)
     assert heard == [Waved("ann", 2), Waved("bob", 1)]
+
+
+async def test_a_hop_with_many_next_hops_routes_each_call_by_its_params() -> None:
+    with pytest.raises(TypeError, match="an upstream or a route"):
+        MiddleRelay()
+    with pytest.raises(TypeError, match="an upstream or a route"):
+        MiddleRelay(InboundLink("x"), route=lambda p: InboundLink("y"))
+
+    class Numbered:
+        def __init__(self, offset: int) -> None:
+            self.offset = offset
+
+        @Echoes.ping.serve()
+        def ping(self, conn: RpcConnection, p: Ping) -> int:
+            return p.payload + self.offset
+
+    async with AsyncExitStack() as stack:
+        lasts = [await stack.enter_async_context(loopback(
+            Router.for_services(Numbered(offset)), identity=Identity("middle", "m")))
+            for offset in (100, 200)]
+
+        def route(p: object) -> Peer:
+            assert isinstance(p, Ping)
+            if p.payload >= 10:
+                raise RpcError("no_such_shard", f"no shard for {p.payload}")
+            return lasts[p.payload % 2].client
+
+        middle = await stack.enter_async_context(loopback(
+            Router.for_services(MiddleRelay(route=route)), identity=Identity("edge", "e")))
+        assert await Echoes.ping.send(middle.client, Ping(2)) == 102
+        assert await Echoes.ping.send(middle.client, Ping(3)) == 203
+        with pytest.raises(RpcError) as nowhere:
+            await Echoes.ping.send(middle.client, Ping(12))
+        assert (nowhere.value.code, nowhere.value.message) == ("no_such_shard", "no shard for 12")

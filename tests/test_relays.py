@@ -200,3 +200,25 @@ async def test_a_zone_loads_only_for_the_accounts_latest_entry(middle: Chain) ->
     saved = await WorldZoneApi(town.link).save_character(state, True)
     assert saved.ok and saved.version == state.version + 1
     assert middle.side.claims.world_of(51) is None  # the final save released the account
+
+
+def test_every_hop_of_the_gm_calls_serves_exactly_its_tables_calls() -> None:
+    from shardkit.characters.gm_relay import GMMasterForwarding, GMWorldRelay
+    from shardkit.daemon.gm import GMFanOut, GMWorldForwarding
+    from shardkit.gm.calls import GMMasterCalls, GMWorldCalls
+    from shardkit.master.gm_admin import GMAdmin
+    from shardkit.world.gm import WorldGM
+
+    def served(*classes: type) -> dict[str, frozenset[str]]:
+        return {spec.name: frozenset(spec.roles or ()) for cls in classes
+                for spec in methods_of(cls)}
+
+    master_calls = {c.name for c in calls_of(GMMasterCalls)}
+    world_calls = {c.name for c in calls_of(GMWorldCalls)}
+    assert served(GMMasterForwarding) == dict.fromkeys(master_calls, frozenset({"gm"}))
+    assert served(GMWorldRelay) == dict.fromkeys(world_calls, frozenset({"gm"}))
+    assert served(GMAdmin) == dict.fromkeys(master_calls, frozenset({"characters"}))
+    assert served(GMWorldForwarding, GMFanOut) \
+        == dict.fromkeys(world_calls, frozenset({"characters"}))
+    assert set(served(GMFanOut)) == {"gm_who", "gm_broadcast"}
+    assert served(WorldGM) == dict.fromkeys(world_calls, frozenset({"daemon"}))

@@ -113,6 +113,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     return run_until_signalled(server.run)
 
 
+def cmd_gmtool(args: argparse.Namespace) -> int:
+    from shardkit.client.gmtool.main import run_gm_tool
+
+    return run_gm_tool(args)
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     from shardkit.client.terminal import run_terminal_client
 
@@ -127,6 +133,7 @@ EPILOG = """\
 getting started:
   shardkit up       start the whole cluster here (writes serverconfig/ on first run)
   shardkit play     play in the terminal
+  shardkit gmtool   work as a game master (shardkit gm runs the GM server)
 
 Each command has its own help: shardkit <command> --help"""
 
@@ -185,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
+    p = command("gmtool", cmd_gmtool,
+                "the GM tool: a game master's console, or --exec for scripts")
+    from shardkit.client.gmtool.main import add_arguments as add_gmtool_arguments
+
+    add_gmtool_arguments(p)
     add_db_commands(sub, _settings)
     return parser
 

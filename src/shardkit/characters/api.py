@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shardkit.characters.gm_schemas import ItemCount, ItemsResult, StoredCharacter
 from shardkit.characters.schemas import (
     DeletedCharacterInfo,
     GuildChatTargets,
@@ -31,3 +32,20 @@ class CharactersGMApi(PeerApi):
 
     async def restore_character(self, world: str, name: str) -> RestoredCharacter:
         return await self.peer.call_as(RestoredCharacter, "restore_character", world, name)
+
+    async def gm_worlds(self) -> list[str]:
+        """The worlds whose daemon the character server is linked to now."""
+        return await self.peer.call_as(list[str], "gm_worlds")
+
+    async def gm_characters(self, name: str, world: str = "") -> list[StoredCharacter]:
+        """Undeleted characters called ``name`` in ``world`` ("" every world), as stored."""
+        return await self.peer.call_as(list[StoredCharacter], "gm_characters", name, world)
+
+    async def gm_change_items(self, world: str, name: str, gold: int,
+                              items: list[ItemCount]) -> ItemsResult:
+        """Give (positive) or take (negative) gold and items of a character out of play."""
+        return await self.peer.call_as(ItemsResult, "gm_change_items", world, name, gold, items)
+
+    async def gm_rename(self, world: str, name: str, new_name: str) -> StoredCharacter:
+        """Rename a character of ``world`` that is out of play."""
+        return await self.peer.call_as(StoredCharacter, "gm_rename", world, name, new_name)

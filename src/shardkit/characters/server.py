@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from shardkit.characters.access import check_daemon
 from shardkit.characters.audit import AuditTrail
 from shardkit.characters.claims import Claims
 from shardkit.characters.content_port import ContentInfo
+from shardkit.characters.gm_characters import GMCharacters
+from shardkit.characters.gm_relay import GMMasterForwarding, GMWorldRelay, world_route
 from shardkit.characters.gm_service import GMService
 from shardkit.characters.guilds import GuildService
 from shardkit.characters.metrics import CharacterMetrics, MeteredSaves
 from shardkit.characters.service import CharacterService
 from shardkit.config.settings import Settings
-from shardkit.content import content_dir, content_version
+from shardkit.content import ContentError, content_dir, content_version, load_content
 from shardkit.gm.api import GMAuditApi
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.notifications import WorldAnnounced
@@ -24,12 +27,22 @@ from shardkit.runtime.main import announce
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.store import characters as store
+from shardkit.store.character_search import CharacterSearch
 from shardkit.store.database import Database
 from shardkit.store.guilds import GuildStore
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, rpc
 
 log = logging.getLogger("shardkit.characters")
+
+
+def content_items(directory: Path) -> frozenset[str]:
+    """The item ids of the content (none if it cannot be read: WorldServers refuse it too)."""
+    try:
+        return frozenset(load_content(directory).items)
+    except ContentError as exc:
+        log.error("content items unknown, so GMs can give none: %s", quote(str(exc), 400))
+        return frozenset()
 
 
 class MasterEvents:
@@ -56,6 +69,10 @@ class DaemonLinks:
     def linked(self) -> int:
         """How many worlds' daemons are linked now."""
         return sum(1 for link in self.links.values() if link.conn is not None)
+
+    def linked_worlds(self) -> list[str]:
+        """The worlds whose daemon is linked now, by name."""
+        return sorted(world for world, link in self.links.items() if link.conn is not None)
 
     def link(self, address: DaemonAddress) -> None:
         """Link to ``address`` for its world (replacing a link to an older address)."""
@@ -96,8 +113,9 @@ class CharacterServer:
         self.metrics.live_gauge("shardkit_characters_daemon_links",
                                 "Worlds whose daemon the character server is linked to.",
                                 lambda: {(): self._daemons.linked() if self._daemons else 0})
-        self.content = ContentInfo(content_version(content_dir(settings.server.cluster.content_dir,
-                                                              settings.root)))
+        directory = content_dir(settings.server.cluster.content_dir, settings.root)
+        self.content = ContentInfo(content_version(directory))
+        self.items = content_items(directory)  # what a GM may give
 
     async def run(self, stop: asyncio.Event) -> int:
         settings = self.settings
@@ -107,17 +125,11 @@ class CharacterServer:
         guilds = GuildStore(db)
         batcher = store.SaveBatcher(characters, on_commit=self.metrics.committed)
         batcher.start()
+        saves = MeteredSaves(batcher, self.metrics)
         secret = settings.secrets.key("characters_link")
-        gm = settings.server.gm
-        gm_link = ServiceLink(
-            gm.host, gm.port, role="characters", name="characters", secret=secret, peer_role="gm",
-            router=Router.for_services(GMService(
-                characters, restore_days=settings.server.characters.restore_days)),
-        )
-        audit = AuditTrail(GMAuditApi(gm_link))
+        audit = AuditTrail()  # to the GM server, once its link exists (below)
         daemons = DaemonLinks(settings, Router.for_services(
-            CharacterService(characters, MeteredSaves(batcher, self.metrics), guilds,
-                             self.claims, audit,
+            CharacterService(characters, saves, guilds, self.claims, audit,
                              max_per_account=settings.server.characters.max_per_account),
             GuildService(guilds, audit), self.content,
         ), self.claims)
@@ -133,6 +145,18 @@ class CharacterServer:
             peer_role="master", router=Router.for_services(MasterEvents(daemons.link)),
             on_up=on_master_up,
         )
+        gm = settings.server.gm
+        gm_link = ServiceLink(
+            gm.host, gm.port, role="characters", name="characters", secret=secret, peer_role="gm",
+            router=Router.for_services(
+                GMService(characters, restore_days=settings.server.characters.restore_days),
+                GMCharacters(CharacterSearch(db), characters, saves, self.claims,
+                             items=self.items, linked_worlds=daemons.linked_worlds),
+                GMMasterForwarding(master_link),
+                GMWorldRelay(route=world_route(daemons.links)),
+            ),
+        )
+        audit.gm = GMAuditApi(gm_link)
         master_link.start()
         gm_link.start()
         announce(f"characters linking to master {master.host}:{master.port}"

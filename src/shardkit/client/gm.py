@@ -36,6 +36,11 @@ class GMClient:
             raise RpcError("not_logged_in", "log in as a game master first")
         return GMApi(self.gm)
 
+    @property
+    def api(self) -> GMApi:
+        """Every command of the GM port, typed (gm/api.py); ``not_logged_in`` before login."""
+        return self._gm()
+
     async def deleted_characters(self, world: str, limit: int = 50) -> list[DeletedCharacterInfo]:
         return await self._gm().deleted_characters(world, limit)
 

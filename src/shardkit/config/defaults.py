@@ -55,6 +55,11 @@ host = "127.0.0.1"
 port = 1998
 database_url = ""              # "" = SQLite data/gm.db
 metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
+# Destructive GM commands, per game master: a burst, then so many a minute (these are the defaults).
+# [gm.rate_limits]
+# ban = { burst = 5, per_minute = 10.0 }     # ban and unban
+# grant = { burst = 10, per_minute = 30.0 }  # grant and take gold and items
+# kick = { burst = 10, per_minute = 30.0 }
 
 [characters]
 database_url = ""              # "" = SQLite data/characters.db

@@ -64,11 +64,27 @@ class Master(msgspec.Struct, forbid_unknown_fields=True):
     manhole: Console = msgspec.field(default_factory=lambda: Console(port=8192))
 
 
+class RateLimit(msgspec.Struct, forbid_unknown_fields=True):
+    """A burst of actions at once, then so many a minute."""
+
+    burst: Annotated[int, msgspec.Meta(ge=1)] = 5
+    per_minute: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+
+
+class GMRateLimits(msgspec.Struct, forbid_unknown_fields=True):
+    """What each game master may do of the destructive GM commands (admins too)."""
+
+    ban: RateLimit = msgspec.field(default_factory=lambda: RateLimit(5, 10.0))  # ban, unban
+    grant: RateLimit = msgspec.field(default_factory=lambda: RateLimit(10, 30.0))  # grant, take
+    kick: RateLimit = msgspec.field(default_factory=lambda: RateLimit(10, 30.0))
+
+
 class GM(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 1998
     database_url: str = ""
     metrics_port: Port = 0  # /metrics on cluster.metrics_host; 0: any free port (announced)
+    rate_limits: GMRateLimits = msgspec.field(default_factory=GMRateLimits)
 
 
 class Characters(msgspec.Struct, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
 from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
@@ -220,7 +221,9 @@ class WorldDaemon:
                             world.name))),
             await serve(bind, d.characters_port, Router.for_services(
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
-                            self.characters.attach))),
+                            self.characters.attach),
+                GMWorldForwarding(route=cluster_route(self.clusters)),
+                GMFanOut(self.clusters))),
             await serve(bind, d.imp_port, Router.for_services(
                 ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
         ]

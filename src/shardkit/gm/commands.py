@@ -1,35 +1,35 @@
-"""Game masters' commands on the GM port: ticket login, restoring characters, the audit log."""
+"""Game masters' own commands on the GM port: ticket login, and reading the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shardkit.characters.api import CharactersGMApi
-from shardkit.characters.schemas import (
-    DeletedCharacterInfo,
-    DeletedCharacters,
-    RestoreCharacter,
-    RestoredCharacter,
-)
+from shardkit.gm.actions import Actions
 from shardkit.gm.audit_book import AuditBook
-from shardkit.gm.schemas import GM_TICKET_DESTINATION, GMLogin, GMWelcome, RecentAudit
+from shardkit.gm.schemas import (
+    GM_TICKET_DESTINATION,
+    AuditPage,
+    AuditQuery,
+    GMLogin,
+    GMWelcome,
+    RecentAudit,
+)
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
 from shardkit.wire.tickets import TicketRedeemer
 
+GM = ("gm",)
+
 
 class GMCommands:
-    """What a game master may do on the GM port after ``gm_login``; every action is audited."""
+    """``gm_login``, ``audit_log`` and ``audit_query``; every one is audited.
 
-    def __init__(self, redeemer: TicketRedeemer, audit: AuditBook,
-                 characters: CharactersGMApi) -> None:
+    A gm reads only the entries of its own actions; an admin reads them all.
+    """
+
+    def __init__(self, redeemer: TicketRedeemer, actions: Actions, audit: AuditBook) -> None:
         self.redeemer = redeemer
+        self.actions = actions
         self.audit = audit
-        self.characters = characters
-
-    @staticmethod
-    def _actor(conn: RpcConnection) -> str:
-        assert conn.identity is not None
-        return f"gm:{conn.identity.name}"
 
     @rpc("gm_login", GMLogin, public=True)
     async def gm_login(self, conn: RpcConnection, p: GMLogin) -> GMWelcome:
@@ -38,35 +38,34 @@ class GMCommands:
             raise RpcError("already_authenticated", "this connection is already logged in")
         ticket = self.redeemer.redeem(p.ticket, GM_TICKET_DESTINATION)
         conn.identity = Identity("gm", ticket.account_name, ticket.account_id)
-        await self.audit.record(self._actor(conn), "gm_login", None,
-                                {"account_id": ticket.account_id, "ip": conn.peer_ip})
-        return GMWelcome(ticket.account_id, ticket.account_name)
-
-    @rpc("deleted_characters", DeletedCharacters, roles=("gm",))
-    async def deleted_characters(
-        self, conn: RpcConnection, p: DeletedCharacters
-    ) -> list[DeletedCharacterInfo]:
-        """A world's deleted characters, last deleted first, with their restore deadline."""
-        return await self.characters.deleted_characters(p.world, p.limit)
-
-    @rpc("restore_character", RestoreCharacter, roles=("gm",))
-    async def restore_character(
-        self, conn: RpcConnection, p: RestoreCharacter
-    ) -> RestoredCharacter:
-        """Undo a character's deletion, within ``restore_days`` of it."""
-        target = f"{p.world}/{p.name}"
         try:
-            restored = await self.characters.restore_character(p.world, p.name)
-        except RpcError as exc:
-            await self.audit.record(self._actor(conn), "restore_character", target,
-                                    {"ok": False, "error": exc.code})
+            async with self.actions.run(conn, "gm_login") as act:
+                act.detail["account_id"] = ticket.account_id
+                caller = act.caller
+        except RpcError:
+            conn.identity = None  # not logged in: every command stays refused
             raise
-        await self.audit.record(self._actor(conn), "restore_character",
-                                f"{p.world}/{restored.name}",
-                                {"ok": True, "account_id": restored.account_id})
-        return restored
+        return GMWelcome(caller.account_id, caller.name, caller.role, sorted(caller.worlds))
 
-    @rpc("audit_log", RecentAudit, roles=("gm",))
+    @rpc("audit_log", RecentAudit, roles=GM)
     async def audit_log(self, conn: RpcConnection, p: RecentAudit) -> list[dict[str, Any]]:
-        """The latest audit events, newest first."""
-        return await self.audit.recent(p.limit)
+        """The latest audit events, newest first (a gm's own; all of them for an admin)."""
+        async with self.actions.run(conn, "audit_log") as act:
+            own = None if act.caller.role == "admin" else act.caller.actor
+            return await self.audit.recent(p.limit, actor=own)
+
+    @rpc("audit_query", AuditQuery, roles=GM)
+    async def audit_query(self, conn: RpcConnection, p: AuditQuery) -> AuditPage:
+        """One page of audit entries by actor, target, action and time, newest first."""
+        async with self.actions.run(conn, "audit_query") as act:
+            act.detail.update({k: v for k, v in (("actor", p.actor), ("target", p.target),
+                                                 ("action", p.action), ("since", p.since),
+                                                 ("until", p.until)) if v})
+            if act.caller.role != "admin":
+                if p.actor and p.actor != act.caller.actor:
+                    raise RpcError("forbidden", f"a gm reads only its own entries"
+                                                f" ({act.caller.actor}); admins read them all")
+                p.actor = act.caller.actor
+            page = await self.audit.page(p)
+            act.detail["found"] = len(page.entries)
+            return page

@@ -6,11 +6,18 @@ import asyncio
 import logging
 from typing import Any
 
-from shardkit.characters.api import CharactersGMApi
 from shardkit.config.settings import Settings
+from shardkit.gm.actions import Actions
+from shardkit.gm.admin_commands import AdminCommands
 from shardkit.gm.audit_book import AuditBook
+from shardkit.gm.character_commands import CharacterCommands
 from shardkit.gm.commands import GMCommands
+from shardkit.gm.limits import CommandLimits
+from shardkit.gm.moderation import Moderation
+from shardkit.gm.player_commands import PlayerCommands
 from shardkit.gm.schemas import GM_TICKET_KIND, GM_TICKET_LABEL, AuditEvent, RecentAudit
+from shardkit.gm.targets import Targets
+from shardkit.gm.zone_commands import ZoneCommands
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.store.audit import AuditStore
@@ -62,9 +69,17 @@ class GMServer:
         cfg = settings.server.gm
         db = await Database.open(settings.database_url(cfg.database_url, "gm.db"), schema="gm")
         audit = AuditBook(AuditStore(db), on_record=self.audit_events.inc)
+        targets = Targets(self.characters)
+        actions = Actions(audit, lambda account_id: targets.account(account_id),
+                          CommandLimits(cfg.rate_limits))
         router = Router.for_services(
             GMPort(audit),
-            GMCommands(self.redeemer, audit, CharactersGMApi(self.characters)),
+            GMCommands(self.redeemer, actions, audit),
+            PlayerCommands(actions, targets),
+            Moderation(actions, targets),
+            CharacterCommands(actions, targets),
+            ZoneCommands(actions, targets),
+            AdminCommands(actions, targets),
             ServiceAuth({"characters": settings.secrets.key("characters_link")}, "gm",
                         self.characters.attach),
         )

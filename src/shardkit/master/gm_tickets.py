@@ -1,4 +1,4 @@
-"""The master's GM tickets: a game master (an account with role gm or admin) gets a ticket for the GM port."""
+"""The master's GM tickets: a gm or admin account gets a single-use ticket for the GM port."""
 
 from __future__ import annotations
 

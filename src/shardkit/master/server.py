@@ -12,6 +12,7 @@ from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.account_port import AccountPort
 from shardkit.master.bans import ActiveBan, BanList, Network
 from shardkit.master.gate import WorldGate
+from shardkit.master.gm_admin import GMAdmin
 from shardkit.master.gm_tickets import GMTicketService
 from shardkit.master.login_guard import LoginGuard
 from shardkit.master.login_log import LoginLog
@@ -30,6 +31,7 @@ from shardkit.runtime.main import announce
 from shardkit.runtime.peerlog import quote
 from shardkit.store.accounts import AccountStore, BanStore, RegistrationKeyStore
 from shardkit.store.database import Database, utcnow
+from shardkit.store.game_masters import GameMasterStore
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.rpc import Router, RpcConnection, RpcServer, serve
 from shardkit.wire.scram import Verifier, decoy_verifier
@@ -58,6 +60,7 @@ class MasterServer:
         self.account_lookup: AccountLookup
         self.ban_store: BanStore
         self.registration_keys: RegistrationKeyStore
+        self.game_masters: GameMasterStore
         self.guard: LoginGuard
         self.login_log: LoginLog
         self.db: Database | None = None
@@ -157,6 +160,7 @@ class MasterServer:
         self.account_lookup.start()
         self.ban_store = BanStore(self.db)
         self.registration_keys = RegistrationKeyStore(self.db)
+        self.game_masters = GameMasterStore(self.db)
         self.bans.replace(ActiveBan.from_record(r) for r in await self.ban_store.in_force())
         self.guard = LoginGuard(cfg, self.accounts, self.bans)
         self.login_log = LoginLog(self.accounts)
@@ -189,6 +193,7 @@ class MasterServer:
             WorldPort(self.gate, self.metrics),
             ServicePort(self.registry, self.gate, self.services),
             GMTicketService(self.accounts, settings),
+            GMAdmin(self.accounts, self.game_masters, self),
             ServiceAuth({"daemon": settings.secrets.key("master_link"),
                          "characters": settings.secrets.key("characters_link")}, "master"),
         )

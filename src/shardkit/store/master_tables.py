@@ -1,4 +1,4 @@
-"""Tables of the master database: accounts, bans, login history, worlds, registration keys."""
+"""Tables of the master database: accounts, bans, logins, worlds, registration keys, GM worlds."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shardkit.store.database import UTCDateTime, make_metadata, utcnow
 
-__all__ = ["ROLES", "Account", "Ban", "LoginAttempt", "MasterBase", "RegistrationKey", "World"]
+__all__ = [
+    "ROLES", "Account", "Ban", "GMWorld", "LoginAttempt", "MasterBase", "RegistrationKey", "World",
+]
 
 ROLES: Final[tuple[str, ...]] = ("player", "gm", "admin")
 
@@ -125,3 +127,14 @@ class RegistrationKey(MasterBase):
     used_by: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("accounts.id", ondelete="SET NULL")
     )
+
+
+class GMWorld(MasterBase):
+    """A world a game master is limited to (0003); a gm account with no rows acts in every world."""
+
+    __tablename__ = "gm_worlds"
+
+    account_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    world: Mapped[str] = mapped_column(String(64), primary_key=True)

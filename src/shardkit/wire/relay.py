@@ -47,6 +47,10 @@ class Adds:
 Filler = Callable[[RpcConnection], tuple[Any, ...]]
 """How an entry hop fills one ``Adds`` for a connection: a value per field, in order."""
 
+Route = Callable[[Any], Peer]
+"""How a hop picks its next hop for one call from the call's params (the daemon of the params'
+world, the WorldServer of their cluster); it raises an RpcError when there is none."""
+
 
 @dataclass(frozen=True)
 class Check(Generic[P]):
@@ -203,8 +207,10 @@ def _without(params: type[P], names: tuple[str, ...], call: str,
 class Relay:
     """One hop of a relayed protocol; ``entry_relay`` and ``middle_relay`` make its subclasses.
 
-    ``upstream``: the next hop. ``fill``: for an entry hop, how it fills each ``Adds`` of its
-    calls (every one must have a filler; more are fine, so one mapping serves a whole port).
+    ``upstream``: the next hop; or ``route``: how to pick it for each call from its params (a
+    hop with many next hops, one per world or per cluster). ``fill``: for an entry hop, how it
+    fills each ``Adds`` of its calls (every one must have a filler; more are fine, so one
+    mapping serves a whole port).
     ``checks``: the hop's own checks, run in order before the call is forwarded (checks of
     another table's calls are left to that table's relay).
     A refusal is an RpcError that the caller gets as the answer; the next hop's answer,
@@ -216,12 +222,16 @@ class Relay:
 
     def __init__(
         self,
-        upstream: Peer,
+        upstream: Peer | None = None,
         *,
+        route: Route | None = None,
         fill: Mapping[Adds, Filler] | None = None,
         checks: Iterable[Check[Any]] = (),
     ) -> None:
+        if (upstream is None) == (route is None):
+            raise TypeError(f"{type(self).__name__} takes an upstream or a route (one of them)")
         self.upstream = upstream
+        self._route = route
         self._fill = dict(fill or {})
         needed = {adds for call in self.relayed for adds in call.adds} if self.is_entry else set()
         if not needed <= set(self._fill):
@@ -250,7 +260,9 @@ class Relay:
             params = call.params(**values)
         for run in self._checks.get(call.name, ()):
             run(conn, params)
-        return self.upstream.call(call.name, *msgspec.structs.astuple(params))
+        upstream = self.upstream if self._route is None else self._route(params)
+        assert upstream is not None
+        return upstream.call(call.name, *msgspec.structs.astuple(params))
 
 
 def _relay_method(call: Relayed[Any, Any], name: str, params: type | None,

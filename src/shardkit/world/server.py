@@ -24,6 +24,7 @@ from shardkit.world.chat import ChatEvents, ChatRelay
 from shardkit.world.console import WorldConsole
 from shardkit.world.daemon_events import DaemonEvents
 from shardkit.world.entry import GameEntry
+from shardkit.world.gm import WorldGM
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
@@ -58,8 +59,10 @@ class WorldServer:
             self.daemon_host, self.daemon_port, role="world", name=self.label,
             secret=settings.secrets.key("daemon_link"), peer_role="daemon",
             on_up=self._on_daemon_up,
-            router=Router.for_services(GuildChatEvents(self.players), ChatEvents(self.players),
-                                       DaemonEvents(self.players, self.zones)),
+            router=Router.for_services(
+                GuildChatEvents(self.players), ChatEvents(self.players),
+                DaemonEvents(self.players, self.zones),
+                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
         )
         self.content: Content
         self.metrics = self._declare_metrics()
