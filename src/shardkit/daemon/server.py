@@ -8,15 +8,18 @@ import logging
 from shardkit.characters.api import CharactersApi
 from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
 from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.console import ClusterBook, DaemonConsole
 from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
+from shardkit.daemon.reboot import Rebooter
+from shardkit.daemon.save_backlog import SaveBacklog
+from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
 from shardkit.imp.api import ImpApi
 from shardkit.imp.schemas import StartWorld, StopWorld
@@ -34,6 +37,7 @@ from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, rpc, s
 log = logging.getLogger("shardkit.daemon")
 
 HEARTBEAT_S = 1.0
+STOP_TIMEOUT_S = 30.0  # for a WorldServer to save its players and exit on a planned stop
 
 
 class WorldServerPort:
@@ -68,6 +72,13 @@ class WorldDaemon:
         self.characters_port = world.daemon.characters_port
         self.metrics = self._declare_metrics()
         self._registered_before: set[int] = set()  # cluster numbers that registered already
+        self._characters_seen = False  # the character server was linked once
+        self.book = ClusterBook()
+        self.backlog = SaveBacklog(self.characters)
+        self.rebooter = Rebooter(self.clusters, self, on_shutdown=lambda: self._stop.set())
+        self.schedule = (ScheduledReboots(world.reboot, self._scheduled_reboot,
+                                          lambda: self.rebooter.last_reboot)
+                         if world.reboot.daily_at else None)
 
     def _declare_metrics(self) -> ProcessMetrics:
         metrics = ProcessMetrics()
@@ -97,6 +108,8 @@ class WorldDaemon:
         if number in self._registered_before:
             self.restarts.labels(self.world.name, str(number)).inc()
         self._registered_before.add(number)
+        self.book.registered(number)
+        self.rebooter.registered(number)
         if self.master_link is not None and self.master_link.conn is not None:
             background(self._announce(self.master_link.conn))
 
@@ -107,6 +120,7 @@ class WorldDaemon:
     async def _check_content(self, conn: RpcConnection) -> None:
         """Learn the character server's content version; drop WorldServers that differ."""
         self.clusters.content_known(await CharactersApi(conn).content_version())
+        self._characters_seen = True
 
     # ---------------------------------------------------------------- imps
     def _imp_connected(self, conn: RpcConnection) -> None:
@@ -145,62 +159,49 @@ class WorldDaemon:
             await asyncio.sleep(HEARTBEAT_S)
             if self.master_link is not None:
                 status = self.status if self.clusters else "down"
+                if status == "up" and self._characters_seen and not self.characters.up.is_set():
+                    status = "unavailable"  # the master refuses entry: characters cannot load
                 MasterServiceApi(self.master_link).heartbeat(
                     Heartbeat(self.world.name, self.clusters.population(), status))
 
-    # ------------------------------------------------------------- console
-    def console_commands(self) -> CommandSet:
-        commands = CommandSet()
+    # ------------------------------------------------------ reboots (reboot.py)
+    def _scheduled_reboot(self, countdown_s: float) -> None:
+        if self.rebooter.busy:
+            log.info("scheduled reboot skipped: a reboot or shutdown is under way")
+            return
+        self.rebooter.start("reboot", [spec.number for spec in self.world.clusters], countdown_s)
 
-        @commands.command("status", "world, clusters, population and links")
-        async def status(args: list[str]) -> str:
-            lines = [f"world {self.world.name}: {self.status},"
-                     f" {self.clusters.population()} players"]
-            for number, reg in self.clusters.listing():
-                lines.append(f"  cluster {number} at {reg.host}:{reg.port},"
-                             f" {self.clusters.populations.get(number, 0)} players")
-            linked = "linked" if self.characters.up.is_set() else "not linked"
-            lines.append(f"  character server: {linked}")
-            lines.append(f"  imps: {', '.join(sorted(self.imps)) or 'none'}")
-            return "\n".join(lines)
+    async def stop_cluster(self, number: int) -> None:
+        """Stop one WorldServer for a planned reboot (its zones save everyone first)."""
+        spec = self.world.cluster(number)
+        child = self.children.get(number)
+        if spec.runs_on == "local" and child is not None:
+            await child.stop(timeout=STOP_TIMEOUT_S)
+        elif (conn := self.imps.get(spec.runs_on.removeprefix("imp:"))) is not None:
+            await ImpApi(conn).stop_world(StopWorld(self.world.name, number))
 
-        @commands.command("reboot", "restart every WorldServer of this world")
-        async def reboot(args: list[str]) -> str:
-            background(self.reboot())
-            return "rebooting world servers"
-
-        @commands.command("shutdown", "stop this daemon and its world servers")
-        async def shutdown(args: list[str]) -> str:
-            self._stop.set()
-            return "daemon shutting down"
-
-        return commands
-
-    async def reboot(self) -> None:
-        self.status = "rebooting"
-        for child in list(self.children.values()):
-            child.kill(15)  # SIGTERM: zones save, the supervisor restarts it
-        for name, conn in self.imps.items():
-            for spec in self.world.clusters:
-                if spec.runs_on == f"imp:{name}":
-                    await ImpApi(conn).stop_world(StopWorld(self.world.name, spec.number))
-                    await self._start_on_imp(conn, spec)
-        self.status = "up"
+    async def start_cluster(self, number: int) -> None:
+        spec = self.world.cluster(number)
+        if spec.runs_on == "local":
+            self._start_local(spec)
+        elif (conn := self.imps.get(spec.runs_on.removeprefix("imp:"))) is not None:
+            await self._start_on_imp(conn, spec)
 
     # ----------------------------------------------------------------- run
     def _start_local_clusters(self) -> None:
-        root = str(self.settings.root)
         for spec in self.world.clusters:
-            if spec.runs_on != "local":
-                continue
-            child = Child(
-                f"world {self.world.name}/{spec.number}",
-                shardkit_command("world", "--root", root, "--world", self.world.name,
-                                 "--cluster", str(spec.number)),
-                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
-            )
-            self.children[spec.number] = child
-            child.start()
+            if spec.runs_on == "local":
+                self._start_local(spec)
+
+    def _start_local(self, spec: ClusterSpec) -> None:
+        child = Child(
+            f"world {self.world.name}/{spec.number}",
+            shardkit_command("world", "--root", str(self.settings.root), "--world",
+                             self.world.name, "--cluster", str(spec.number)),
+            on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
+        )
+        self.children[spec.number] = child
+        child.start()
 
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
@@ -211,7 +212,7 @@ class WorldDaemon:
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
                 WorldServerPort(self.clusters),
-                CharacterForwarding(self.characters),
+                CharacterForwarding(self.characters), self.backlog,
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
@@ -233,7 +234,7 @@ class WorldDaemon:
         policy = AccessPolicy(d.console.username, settings.secrets.daemon_console_password,
                               d.console.allowed_ips)
         console = await start_telnet_console(
-            d.console.host, d.console.port, policy=policy, commands=self.console_commands(),
+            d.console.host, d.console.port, policy=policy, commands=DaemonConsole(self).commands(),
             banner=f"shardkit daemon of {world.name}",
         )
         announce(f"daemon {world.name} console (telnet) listening on"
@@ -249,10 +250,13 @@ class WorldDaemon:
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
+        scheduled = asyncio.create_task(self.schedule.run()) if self.schedule else None
         self._start_local_clusters()
         await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
+        if scheduled is not None:
+            scheduled.cancel()
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         console.close()
         await metrics.close()

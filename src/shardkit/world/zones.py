@@ -33,6 +33,7 @@ class Zones:
         self.population: dict[str, int] = {}
         self.ticks: dict[str, HistogramSnapshot] = {}  # tick times each zone reported
         self._on_all_up: Callable[[], None] | None = on_all_up
+        self.stopping = ""  # why this WorldServer stops (planned), once it does
 
     def __contains__(self, zone: str) -> bool:
         return zone in self.up
@@ -72,6 +73,9 @@ class Zones:
         self.up[zone].clear()
         self.population.pop(zone, None)
         self.ticks.pop(zone, None)
+        if self.stopping:
+            log.info("zone %s stopped (planned %s of its WorldServer)", zone, self.stopping)
+            return  # the players were told why (going_down)
         log.warning("zone %s went down; its supervisor restarts it", zone)
         for player in self.players.in_zone(zone):
             notify(player, ZoneLost(zone))
