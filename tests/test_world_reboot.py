@@ -1,0 +1,105 @@
+"""A world rebooted from its daemon's telnet console, and a WorldServer killed: players follow.
+
+Real processes (``shardkit up``) and sockets; the console is driven with telnetlib3's telnet
+client; the players are the client library, never restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+from conftest import Cluster, start_cluster
+from world_support import daemon_console, daemon_log_lines, player_in_game, world_server_pid
+
+from shardkit.client.session import GameClient
+from shardkit.zone.notifications import Saved
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
+
+BACK_S = 90.0  # upper bound for a client to be back in the game after its WorldServer went
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    running = start_cluster(tmp_path_factory.mktemp("reboot"), save_interval_s=1.0)
+    yield running
+    code = running.stop()
+    assert code == 0, "\n".join(running.up.lines[-40:])
+
+
+def _final_save(client: GameClient) -> Saved:
+    saved = client.state.saved
+    assert saved is not None
+    return saved
+
+
+async def test_console_reboot_warns_saves_and_brings_everyone_back(cluster: Cluster) -> None:
+    players = [await player_in_game(cluster, f"rebooter{i}", f"Reboot{'ab'[i]}") for i in range(2)]
+    console = await daemon_console(cluster)
+    try:
+        status = await console.run("status")
+        assert "world server 0 on local" in status and ": up," in status, status
+        assert "2 players online" in status, status
+        online = await console.run("players")
+        assert "Reboota" in online and "Rebootb" in online, online
+
+        for client in players:  # they walk all through the countdown: the last save counts
+            client.move(1.0, 0.0)
+        first_line = len(cluster.up.lines)
+        answer = await console.run("reboot all 3")
+        assert answer.startswith("reboot of world server(s) 0 in 3 s"), answer
+
+        finals: list[Saved] = []
+        for client in players:
+            await client.wait_for(lambda s: any("reboots in 3 s" in n for n in s.notices))
+            await client.wait_for(lambda s: s.world_lost == "reboot", timeout=30)
+            assert any("reboots now" in n for n in client.state.notices), client.state.notices
+            finals.append(_final_save(client))
+        for client, final in zip(players, finals, strict=True):
+            await client.wait_for(lambda s: s.rejoined == 1, timeout=BACK_S)
+            entered = client.entered
+            assert entered is not None and entered.zone == final.zone
+            # back where the final save of the reboot left it: that save was made and kept
+            assert abs(entered.x - final.x) < 0.01 and abs(entered.y - final.y) < 0.01
+            assert entered.x > 0.5 + min(f.x for f in finals) - 10  # it had walked
+        players[0].say("we are back")
+        await players[1].wait_for(lambda s: ("Reboota", "we are back") in s.chat, timeout=15)
+
+        status = await console.run("status")
+        assert "restarts 1" in status and "last 0h" in status, status
+        logged = cluster.up.lines[first_line:]
+        daemon_log = daemon_log_lines(cluster)
+        assert any("planned reboot of Atlantis done" in line for line in daemon_log)
+        assert any("planned reboot of Atlantis: stopping world servers" in line
+                   for line in daemon_log)
+        crashes = [line for line in logged
+                   if "restarting in" in line or "its supervisor restarts it" in line]
+        assert not crashes, crashes
+    finally:
+        console.close()
+        for client in players:
+            await client.close()
+
+
+async def test_killed_world_server_players_are_back_without_restarting(cluster: Cluster) -> None:
+    players = [await player_in_game(cluster, f"survivor{i}", f"Survive{'ab'[i]}") for i in range(2)]
+    try:
+        for client in players:
+            client.move(0.0, 1.0)
+            await client.wait_for(lambda s: s.saved is not None, timeout=15)
+        pid = world_server_pid(daemon_log_lines(cluster))
+        os.kill(pid, signal.SIGKILL)
+        for client in players:
+            await client.wait_for(lambda s: s.world_lost == "crash", timeout=10)
+        for client in players:
+            await client.wait_for(lambda s: s.rejoined == 1, timeout=BACK_S)
+            assert client.entered is not None
+            client.say("still alive")
+        await players[0].wait_for(lambda s: ("Surviveb", "still alive") in s.chat, timeout=15)
+        assert world_server_pid(daemon_log_lines(cluster)) != pid
+    finally:
+        for client in players:
+            await client.close()
