@@ -6,15 +6,24 @@ client; the players are the client library, never restarted.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import Cluster, start_cluster
-from world_support import daemon_console, daemon_log_lines, player_in_game, world_server_pid
+from world_support import (
+    DaemonTelnet,
+    daemon_console,
+    daemon_log_lines,
+    player_in_game,
+    world_server_pid,
+)
 
 from shardkit.client.session import GameClient
+from shardkit.wire.rpc import RpcError
 from shardkit.zone.notifications import Saved
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
@@ -103,3 +112,77 @@ async def test_killed_world_server_players_are_back_without_restarting(cluster: 
     finally:
         for client in players:
             await client.close()
+
+
+def _started_pid(lines: list[str], name: str) -> int:
+    """The pid of the latest start of one of ``shardkit up``'s children."""
+    found = [line for line in lines if f"started {name} (pid " in line]
+    assert found, f"no start of {name} in the output"
+    return int(found[-1].rsplit("(pid ", 1)[1].rstrip(")"))
+
+
+async def _backlog(console: DaemonTelnet, wanted: str) -> str:
+    """Poll the console's status until its save backlog line shows ``wanted``."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = await console.run("status")
+        if f"save backlog {wanted} " in status:
+            return status
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.5)
+
+
+async def _enter_world_error(client: GameClient) -> str:
+    """Poll ``enter_world`` until it is refused; the error code."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await client.enter_world("Atlantis")
+        except RpcError as exc:
+            return exc.code
+        assert time.monotonic() < deadline, "enter_world was never refused"
+        await asyncio.sleep(0.3)
+
+
+async def test_character_server_away_players_play_and_saves_catch_up(cluster: Cluster) -> None:
+    player = await player_in_game(cluster, "outlaster", "Outlast")
+    newcomer = GameClient("127.0.0.1", cluster.master_port)
+    await newcomer.register("latecomer", "latecomer waits")
+    await newcomer.login("latecomer", "latecomer waits")
+    console = await daemon_console(cluster)
+    up = cluster.up.process.pid
+    try:
+        await player.wait_for(lambda s: s.saved is not None, timeout=15)
+        await _backlog(console, "0")
+        os.kill(up, signal.SIGSTOP)  # so `shardkit up` does not restart it at once
+        try:
+            os.kill(_started_pid(cluster.up.lines, "characters"), signal.SIGKILL)
+            me = player.me()
+            assert me is not None
+            player.move(1.0, 0.0)  # the zone plays on without the character server
+            await player.wait_for(lambda s: (m := player.me()) is not None and m.x > me.x + 2)
+            assert await _enter_world_error(newcomer) == "unavailable"
+            status = await _backlog(console, "1")
+            assert "character server: NOT linked" in status, status
+            saved_before = player.state.saved
+            assert saved_before is not None
+        finally:
+            os.kill(up, signal.SIGCONT)
+        # back: the waiting saves go through, the backlog empties, the newcomer gets in
+        await player.wait_for(lambda s: s.saved is not None
+                              and s.saved.version > saved_before.version, timeout=60)
+        await _backlog(console, "0")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await newcomer.enter_world("Atlantis")
+                break
+            except RpcError as exc:
+                assert exc.code in ("unavailable", "world_down"), exc
+                assert time.monotonic() < deadline, exc
+                await asyncio.sleep(0.5)
+        player.move(0.0, 0.0)
+    finally:
+        console.close()
+        await player.close()
+        await newcomer.close()
