@@ -18,7 +18,9 @@ from shardkit.master.notifications import KickAccount
 from shardkit.wire.link import InboundLink
 from shardkit.wire.peers import notify
 from shardkit.wire.rpc import RpcConnection
+from shardkit.world.api import WorldDaemonApi
 from shardkit.world.gm_schemas import OnlineCharacter, WhoQuery, WorldNotice
+from shardkit.world.schemas import ZoneStatus
 
 __all__ = ["ClusterBook", "DaemonConsole", "DaemonView"]
 
@@ -94,13 +96,20 @@ class DaemonConsole:
             return "up"
         return "down (being restarted)" if number in self.d.book.registrations else "starting"
 
+    async def zones(self, number: int) -> list[ZoneStatus] | None:
+        """A WorldServer's zones as it sees them; None if it is not up or does not answer."""
+        registered = self.d.clusters.clusters.get(number)
+        if registered is None:
+            return None
+        try:
+            return await asyncio.wait_for(WorldDaemonApi(registered[0]).zone_status(),
+                                          ASK_TIMEOUT_S)
+        except Exception:  # a WorldServer going down as we ask: shown as not answering
+            return None
+
     async def status(self, args: list[str]) -> str:
         d = self.d
         rows = await self.online()
-        in_zone: dict[str, int] = {}
-        for row in rows:
-            if row.zone:
-                in_zone[row.zone] = in_zone.get(row.zone, 0) + 1
         lines = [f"world {d.world.name}: {len(d.clusters)}/{len(d.world.clusters)} world servers"
                  f" up, {len(rows)} players online"]
         for spec in d.world.clusters:
@@ -111,9 +120,14 @@ class DaemonConsole:
             lines.append(f"  world server {n} on {spec.runs_on} at {where}: {self._state(n)},"
                          f" uptime {uptime}, restarts {d.book.restarts(n)},"
                          f" {d.clusters.populations.get(n, 0)} players")
-            for zone in spec.zones:
-                zone_state = "up" if registered else "down"
-                lines.append(f"    zone {zone}: {zone_state}, {in_zone.get(zone, 0)} players")
+            zones = await self.zones(n)
+            if zones is None:
+                lines.extend(f"    zone {zone}: unknown (its world server is not up)"
+                             for zone in spec.zones)
+            for z in zones or []:
+                uptime = _uptime(z.uptime_s) if z.state == "up" else "-"
+                lines.append(f"    zone {z.zone}: {z.state} on port {z.port}, uptime {uptime},"
+                             f" restarts {max(0, z.starts - 1)}, {z.players} players")
         linked = "linked" if d.characters.up.is_set() else "NOT linked"
         lines.append(f"  character server: {linked}, save backlog {len(d.backlog)}"
                      f" character(s), {d.backlog.failures} failed saves so far")
@@ -201,7 +215,8 @@ class DaemonConsole:
     async def cancel(self, args: list[str]) -> str:
         if self.d.rebooter.cancel():
             log.info("console: countdown called off")
-            return "countdown called off"
+            told = await self.broadcast(["The announced reboot or shutdown is called off."])
+            return f"countdown called off; {told}"
         return "no countdown to call off"
 
     def commands(self) -> CommandSet:

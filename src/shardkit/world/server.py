@@ -29,6 +29,7 @@ from shardkit.world.going_down import PlannedStop
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.status import WorldStatus
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -64,6 +65,7 @@ class WorldServer:
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones), self.planned,
+                WorldStatus(self.zones, self.children),
                 WorldGM(self.players, world=world.name, cluster=self.spec.number)),
         )
         self.content: Content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from shardkit.runtime.metrics import HistogramSnapshot
@@ -34,6 +35,7 @@ class Zones:
         self.ticks: dict[str, HistogramSnapshot] = {}  # tick times each zone reported
         self._on_all_up: Callable[[], None] | None = on_all_up
         self.stopping = ""  # why this WorldServer stops (planned), once it does
+        self.up_since: dict[str, float] = {}  # monotonic time each zone last reported ready
 
     def __contains__(self, zone: str) -> bool:
         return zone in self.up
@@ -59,6 +61,7 @@ class Zones:
         if p.zone not in self.up:
             raise RpcError("no_such_zone", f"zone '{p.zone}' is not part of cluster {cluster}")
         self.links[p.zone] = (conn, p.port)
+        self.up_since[p.zone] = time.monotonic()
         self.up[p.zone].set()
         log.info("zone %s ready on port %s", quote(p.zone), p.port)
         conn.on_close(lambda c: self._went_down(p.zone, c))
