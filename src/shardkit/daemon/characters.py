@@ -7,6 +7,5 @@ from shardkit.wire.relay import middle_relay
 
 CharacterForwarding = middle_relay(
     CharacterCalls, "CharacterForwarding", module=__name__, roles=("world",),
-    leave_out=(CharacterCalls.save_character,),  # daemon/save_backlog.py counts failed saves
     doc="Character calls of port 7000: the character server answers them for our world.",
 )

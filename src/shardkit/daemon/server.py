@@ -212,7 +212,7 @@ class WorldDaemon:
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
                 WorldServerPort(self.clusters),
-                CharacterForwarding(self.characters), self.backlog,
+                CharacterForwarding(self.backlog),  # the character server's link, saves counted
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
