@@ -99,6 +99,7 @@ class Rebooter:
         """Start a reboot (``reason`` ``reboot``) or shutdown of ``numbers``; one at a time."""
         if self.busy:
             raise RuntimeError(f"a {self.phase or 'reboot'} is already under way")
+        self.phase = f"countdown: {reason} in {_span(countdown_s)}"  # cancellable at once
         self.task = asyncio.create_task(self.run(reason, numbers, countdown_s),
                                         name=f"planned {reason}")
         return self.task
