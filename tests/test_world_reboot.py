@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import Cluster, start_cluster
+from test_terminal_client import Terminal
 from world_support import (
     DaemonTelnet,
     daemon_console,
@@ -188,3 +189,44 @@ async def test_character_server_away_players_play_and_saves_catch_up(cluster: Cl
         console.close()
         await player.close()
         await newcomer.close()
+
+
+def test_plain_client_follows_a_reboot_and_plays_on(cluster: Cluster) -> None:
+    """``shardkit play`` through a console reboot: the countdown and the way back are shown,
+    and the game prompt works again without typing anything."""
+    term = Terminal("--host", "127.0.0.1", "--port", str(cluster.master_port))
+    try:
+        term.expect(r"\[l\]ogin / \[r\]egister / \[q\]uit")
+        for line in ("r", "plainfollower", "follows the world"):
+            term.send(line)
+        term.expect("account plainfollower created")
+        for line in ("l", "plainfollower", "follows the world"):
+            term.send(line)
+        term.expect(r"1\. Atlantis\s+up")
+        term.send("1")
+        term.expect("entered Atlantis")
+        term.send("create Plainfollow")
+        term.expect("created Plainfollow")
+        term.send("play Plainfollow")
+        term.expect(r"you are Plainfollow in zone town")
+
+        async def reboot() -> str:
+            console = await daemon_console(cluster)
+            try:
+                return await console.run("reboot all 2")
+            finally:
+                console.close()
+
+        assert asyncio.run(reboot()).startswith("reboot of world server(s) 0 in 2 s")
+        term.expect(r"^\[notice\] The world Atlantis reboots in 2 s; your character is saved")
+        term.expect(r"^\[notice\] the world server is rebooting; back in about \d+ s;"
+                    r" getting back in by itself")
+        term.expect(r"^\[notice\] back in Atlantis as Plainfollow$", timeout=BACK_S)
+        term.send("look")
+        term.expect(r"you are at \(-?[\d.]+, -?[\d.]+\) in town")
+        term.send("say back again")
+        term.expect(r"^\[chat\] Plainfollow: back again$")
+        term.send("quit")
+        term.expect("logged out; Plainfollow is saved")
+    finally:
+        term.close()
