@@ -87,7 +87,16 @@ def cmd_imp(args: argparse.Namespace) -> int:
     from shardkit.imp.agent import WorldImp
 
     settings = _settings(args)
-    imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port)
+    host, port = args.daemon_ip, args.daemon_port
+    if args.daemon:
+        host, _, given = args.daemon.rpartition(":")
+        if not host or not given.isdigit():
+            sys.exit("shardkit: --daemon takes HOST:PORT, e.g. 10.0.0.2:7005")
+        port = int(given)
+    if not host:
+        sys.exit("shardkit: say where the daemon is: --daemon HOST:PORT (or --daemon-ip)")
+    imp = WorldImp(settings, host, port, args.name, args.metrics_port,
+                   capacity=args.capacity, address=args.address)
     return run_until_signalled(imp.run)
 
 
@@ -176,8 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--daemon-ip", dest="daemon_ip")
     p.add_argument("--daemon-port", dest="daemon_port", type=int)
     p = command("imp", cmd_imp, "run a WorldImp that starts WorldServers for a daemon")
-    p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
+    p.add_argument("--daemon", help="the daemon's imp port, HOST:PORT (e.g. 10.0.0.2:7005)")
+    p.add_argument("--daemon-ip", dest="daemon_ip", help="the daemon's host (or use --daemon)")
     p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
+    p.add_argument("--capacity", type=int, help="WorldServers it may run (default: CPU count)")
+    p.add_argument("--address", help="where clients reach its WorldServers"
+                                     " (default: cluster.public_address)")
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
     p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0,
                    help="port of its /metrics (on cluster.metrics_host; default 0: any free port)")
