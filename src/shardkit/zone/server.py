@@ -57,8 +57,10 @@ class ZoneServer:
         self.sim = self.engine.sim
         self.save_interval = settings.server.characters.save_interval_s
         world_router = Router()  # what the WorldServer calls on us: services added below
+        # the WorldServer listens where we do (its bind): loopback unless bound to one address
+        world_host = "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
         self.world_link = ServiceLink(
-            "127.0.0.1", world_port, role="zone", name=name, secret=self.link_key,
+            world_host, world_port, role="zone", name=name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up, router=world_router)
         self.world_api = WorldZoneApi(self.world_link)
         self.roster = Roster(name, self.engine, chat_per_s=world.chat_per_s,
