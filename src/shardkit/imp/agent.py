@@ -17,10 +17,20 @@ import socket
 
 from shardkit.config.settings import Settings
 from shardkit.daemon.api import ImpLinkApi
-from shardkit.imp.schemas import ImpHello, ImpWorld, Started, StartWorld, StopWorld, WorldExit
+from shardkit.imp.schemas import (
+    ImpHello,
+    ImpWorld,
+    StandbyAssignment,
+    Started,
+    StartWorld,
+    StopWorld,
+    WorldExit,
+)
+from shardkit.imp.standby import STANDBY_NAME, Standby, standby_command
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
 from shardkit.runtime.peerlog import quote
+from shardkit.runtime.private_files import ensure_private_dir
 from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.peers import Ok
@@ -30,6 +40,9 @@ log = logging.getLogger("shardkit.imp")
 
 MAX_HELD_EXITS = 64
 """Exits kept for the daemon while the link is down (the oldest go first)."""
+
+STANDBY_RESPAWN_S = 2.0
+"""Wait before replacing a standby that exited without being handed a cluster."""
 
 
 class ImpService:
@@ -60,7 +73,7 @@ class ImpService:
 class WorldImp:
     def __init__(self, settings: Settings, daemon_ip: str, daemon_port: int, name: str | None,
                  metrics_port: int = 0, *, capacity: int | None = None,
-                 address: str | None = None) -> None:
+                 address: str | None = None, standby: bool = True) -> None:
         self.settings = settings
         self.daemon_ip = daemon_ip
         self.daemon_port = daemon_port
@@ -69,6 +82,10 @@ class WorldImp:
         self.address = address or settings.server.cluster.public_address
         self.children: dict[tuple[str, int], Child] = {}
         self.exits: list[WorldExit] = []  # not yet reported: the link was down
+        self.use_standby = standby
+        self.standby: Standby | None = None
+        self._standbys_started = 0
+        self._stopping = False
         self.link = ServiceLink(
             daemon_ip, daemon_port, role="imp", name=self.name,
             secret=settings.secrets.key("daemon_link"), peer_role="daemon",
@@ -97,7 +114,16 @@ class WorldImp:
             raise RpcError("no_such_world", f"this machine has no config for world '{p.world}'")
         key = (p.world, p.cluster)
         child = self.children.get(key)
-        if child is None or (not child.running.is_set() and child.starts):
+        if (child is None or (not child.running.is_set() and child.starts)) and (
+                self.standby is not None and self.standby.usable):
+            child = self.standby.assign(StandbyAssignment(p.world, p.cluster, self.daemon_ip,
+                                                          p.daemon_port))
+            self.children[key] = child
+            self.standby = None
+            log.info("world %s/%s handed to the standby (pid %s)", quote(p.world), p.cluster,
+                     child.pid)
+            self._spawn_standby()
+        elif child is None or (not child.running.is_set() and child.starts):
             child = Child(
                 f"world {p.world}/{p.cluster}",
                 shardkit_command(
@@ -120,7 +146,32 @@ class WorldImp:
                                                f" {child.exit_reason or 'could not be started'}")
         return child.pid
 
+    def _spawn_standby(self) -> None:
+        if not self.use_standby or self._stopping or self.standby is not None:
+            return
+        self._standbys_started += 1
+        folder = ensure_private_dir(self.settings.data_dir / "imp", what="imp folder")
+        assignment = folder / f"standby-{os.getpid()}-{self._standbys_started}.json"
+
+        def heard(name: str, line: str) -> None:
+            standby.heard(line)
+            relay_line(name, line)
+
+        child = Child(f"{STANDBY_NAME} {self._standbys_started}",
+                      standby_command(self.settings.root, assignment), restart=False,
+                      on_line=heard, on_exit=self._exited,
+                      hang_timeout_s=self.settings.server.cluster.hang_timeout_s)
+        standby = self.standby = Standby(child, assignment)
+        child.start()
+
     def _exited(self, child: Child, code: int) -> None:
+        if child.name.startswith(STANDBY_NAME):  # never handed a cluster: make another
+            if self.standby is not None and self.standby.child is child:
+                self.standby = None
+                log.warning("%s %s; another in %.0f s", child.name, child.exit_reason,
+                            STANDBY_RESPAWN_S)
+                asyncio.get_running_loop().call_later(STANDBY_RESPAWN_S, self._spawn_standby)
+            return
         world, _, number = child.name.removeprefix("world ").rpartition("/")
         exit_ = WorldExit(world, int(number), child.pid, code, child.exit_reason)
         log.warning("world %s/%s (pid %s) %s", quote(world), number, child.pid, child.exit_reason)
@@ -158,12 +209,16 @@ class WorldImp:
 
     async def run(self, stop: asyncio.Event) -> int:
         self.link.start()
+        self._spawn_standby()
         announce(f"imp {self.name} linking to daemon {self.daemon_ip}:{self.daemon_port}")
         metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
                                            self.metrics_port, f"imp {self.name}")
         await stop.wait()
+        self._stopping = True
         await metrics.close()
         children, self.children = list(self.children.values()), {}
+        if self.standby is not None:
+            children.append(self.standby.child)
         await asyncio.gather(*(child.stop() for child in children))
         with contextlib.suppress(Exception):
             await self.link.stop()

@@ -59,3 +59,16 @@ class ImpWelcome(msgspec.Struct):
     world: str
     heartbeat_s: float
     timeout_s: float
+
+
+STANDBY_READY = "world standby ready"
+"""The line a standby WorldServer prints once it can be handed a cluster (imp/standby.py)."""
+
+
+class StandbyAssignment(msgspec.Struct):
+    """Imp -> its standby WorldServer (a private file, then SIGUSR1): the cluster to run."""
+
+    world: str
+    cluster: int
+    daemon_ip: str
+    daemon_port: int
