@@ -44,6 +44,7 @@ class ClusterSlot:
     pid: int | None = None
     planned_stop: bool = False  # the next exit was asked for: no back-off
     unlinked_since: float | None = None  # monotonic time its link was last seen missing
+    linked_once: bool = False  # its current run has registered with the daemon
 
     @property
     def number(self) -> int:

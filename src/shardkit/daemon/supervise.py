@@ -21,7 +21,13 @@ from shardkit.daemon.layout import LOCAL, ClusterSlot, ImpRecord, WorldLayoutBoo
 from shardkit.imp.api import ImpApi
 from shardkit.imp.schemas import ImpHello, StartWorld, StopWorld, WorldExit
 from shardkit.runtime.peerlog import quote
-from shardkit.runtime.process import Child, describe_exit, relay_line, shardkit_command
+from shardkit.runtime.process import (
+    STARTUP_TIMEOUT_S,
+    Child,
+    describe_exit,
+    relay_line,
+    shardkit_command,
+)
 from shardkit.runtime.tasks import background
 from shardkit.wire.rpc import RpcConnection, RpcError
 
@@ -73,6 +79,7 @@ class WorldSupervisor:
             child = self._child(slot)
             self.children[slot.number] = child
             slot.state, slot.planned_stop, slot.unlinked_since = "starting", False, None
+            slot.linked_once = False
             child.start()
             slot.tracker.started()
             running = asyncio.ensure_future(child.running.wait())
@@ -123,6 +130,7 @@ class WorldSupervisor:
         registered = slot.number in self.registry.clusters
         if registered:
             slot.unlinked_since = None
+            slot.linked_once = True
             if slot.state in ("starting", "waiting", "unlinked"):
                 slot.state = "running"
             return
@@ -134,8 +142,10 @@ class WorldSupervisor:
             return
         if slot.state == "starting" and slot.tracker.starts and slot.unlinked_since is None:
             slot.unlinked_since = now
-        if slot.unlinked_since is not None and (
-                now - slot.unlinked_since > self.policy.link_timeout_s):
+        # a starting process may take as long as a Child gives it to its first heartbeat
+        limit = self.policy.link_timeout_s if slot.linked_once else max(
+            self.policy.link_timeout_s, STARTUP_TIMEOUT_S)
+        if slot.unlinked_since is not None and now - slot.unlinked_since > limit:
             log.error("world server %s/%s runs but has not linked for %.0f s; killing it",
                       self.world.name, slot.number, now - slot.unlinked_since)
             slot.unlinked_since = None
@@ -182,7 +192,11 @@ class WorldSupervisor:
                 slot.pid = running[slot.number].pid
                 if slot.state in ("unlinked", "waiting"):
                     slot.state = "starting"
-            elif slot.number not in self._pending:
+            elif slot.number in self._pending:
+                continue
+            elif slot.tracker.started_at is not None:  # it ran there; the imp lost it
+                self._imp_exit(slot, "was gone when its imp linked again")
+            else:
                 self._schedule_imp_start(slot)
         conn.on_close(lambda c: self._imp_lost(name, c))
 
