@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,5 +135,14 @@ async def test_crash_looping_world_server_is_marked_and_backed_off(tmp_path: Pat
             assert gap >= wanted - 0.05, (index, gap, wanted, status)
             assert gap < wanted + 5.0, (index, gap, wanted, status)  # ...but it did restart
         assert "exited with code 2" in status.last_exit, status
+        # and so do the daemon's metrics
+        index = daemon.wait_for_line("daemon Atlantis metrics (http) listening on", 10)
+        address = daemon.lines[index].rsplit(" ", 1)[-1]
+        metrics = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read())
+        looping_lines = [line for line in metrics.decode().splitlines()
+                         if line.startswith("shardkit_daemon_world_server_crash_loop{")]
+        assert len(looping_lines) == 1 and looping_lines[0].endswith(" 1.0"), looping_lines
+        assert 'cluster="0"' in looping_lines[0], looping_lines
     finally:
         assert daemon.stop() == 0, "\n".join(daemon.lines[-30:])

@@ -83,6 +83,11 @@ class WorldDaemon:
             ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
                            lambda: {world: self.clusters.population()}, labels)
+        metrics.live_gauge("shardkit_daemon_world_server_crash_loop",
+                           "1 while a WorldServer is marked crash-looping, else 0.",
+                           lambda: {(self.world.name, str(n)): float(slot.tracker.crash_loop)
+                                    for n, slot in self.supervisor.book.slots.items()},
+                           ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
                            lambda: {world: sum(imp.linked for imp in
                                             self.supervisor.book.imps.values())}, labels)
