@@ -59,6 +59,11 @@ class ZoneCommands:
         if mover.world != to.world:
             raise RpcError("other_world", f"{mover.character} is in {mover.world} and"
                                           f" {to.character} in {to.world}")
+        if mover.cluster != to.cluster:
+            raise RpcError("other_server", f"{mover.character} plays on world server"
+                           f" {mover.world}/{mover.cluster} and {to.character} on"
+                           f" {to.world}/{to.cluster}; a character is moved only between the"
+                           f" zones of the world server it plays on")
         peer = self.targets.peer
         where = await GMWorldCalls.gm_inspect_live.send(peer, _at(to))
         act.detail.update(to=label(to.world, to.character), zone=where.zone, x=where.x,

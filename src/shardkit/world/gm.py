@@ -123,6 +123,12 @@ class WorldGM:
         except TimeoutError:
             raise RpcError("timeout", f"zone '{zone_name}' did not answer within"
                                       f" {ZONE_ANSWER_S:g} s") from None
+        except RpcError as exc:
+            if exc.code == "not_here":  # it left the zone since it entered: leaving, moving
+                raise RpcError("not_in_game", f"the character is not in zone '{zone_name}'"
+                                              " any more (leaving the game, or between zones);"
+                                              " try again") from None
+            raise
 
     def _zone(self, character_id: int) -> tuple[ZoneApi, str, str]:
         """The API of the zone that holds the character, that zone's name, the character's."""
