@@ -263,3 +263,26 @@ async def test_wrong_command_lines_never_reach_the_server() -> None:
             await tool.run_line(text)
         assert str(wrong.value).startswith(said)
     assert await tool.run_line("   ") == ""
+
+
+class RecordingApi:
+    """Stands in for GMApi: records which method the tool called, with what."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def __getattr__(self, method: str) -> object:
+        async def call(*args: object) -> None:
+            self.calls.append((method, *args))
+        return call
+
+
+async def test_teleport_me_is_the_game_masters_own_character() -> None:
+    api = RecordingApi()
+    teleport = COMMANDS["teleport"]
+    for words in (["me", "town", "10", "20"], ["Bob", "to", "me"], ["me", "to", "Bob"],
+                  ["Bob", "meadow", "5", "6", "world=Atlantis"]):
+        await teleport.run(api, Line.parse(words, teleport.keys))  # type: ignore[arg-type]
+    assert api.calls == [("teleport", "", "town", 10.0, 20.0, ""), ("summon", "Bob", ""),
+                         ("teleport_to", "", "Bob", ""),
+                         ("teleport", "Bob", "meadow", 5.0, 6.0, "Atlantis")]

@@ -171,7 +171,7 @@ class ZoneAdmin:
         for item, count in sorted(items.items()):
             if count < 0:
                 raise RpcError("not_enough", f"{player.name} has {state.items.get(item, 0)}"
-                                             f" {item}; cannot take {-p.items[item]}")
+                                             f" {item}; cannot take {-p.items.get(item, 0)}")
         if gold > MAX_GOLD or any(count > MAX_GOLD for count in items.values()):
             raise RpcError("too_much", f"at most {MAX_GOLD} gold or of one item")
         state.gold = gold
