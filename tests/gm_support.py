@@ -51,9 +51,11 @@ async def game_master(cluster: Cluster, name: str, role: str = "gm") -> GMClient
     return gm
 
 
-async def enter_as(client: GameClient, character: str, *, enter: bool = True) -> GameClient:
-    """A logged-in client in the world with a new character, in play unless ``enter`` is off."""
-    await client.enter_world(WORLD)
+async def enter_as(client: GameClient, character: str, *, enter: bool = True,
+                   port: int | None = None) -> GameClient:
+    """A logged-in client in the world with a new character, in play unless ``enter`` is off;
+    ``port``: the world port of another WorldServer than the world's entry point."""
+    await client.enter_world(WORLD, port=port)
     await client.create_character(character)
     if enter:
         entered = await client.enter_game(character)
@@ -62,11 +64,13 @@ async def enter_as(client: GameClient, character: str, *, enter: bool = True) ->
 
 
 async def player_in_game(cluster: Cluster, account: str, character: str,
-                         *, enter: bool = True) -> GameClient:
+                         *, enter: bool = True, server: int = 0) -> GameClient:
+    """A new account with a new character, in play on WorldServer ``server`` of the world."""
     await register(cluster, account)
     client = GameClient("127.0.0.1", cluster.master_port)
     await client.login(account, PASSWORD)
-    return await enter_as(client, character, enter=enter)
+    port = cluster.announced_port(f"world {WORLD}/{server}") if server else None
+    return await enter_as(client, character, enter=enter, port=port)
 
 
 async def all_closed(client: GameClient) -> None:

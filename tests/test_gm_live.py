@@ -1,14 +1,15 @@
 """GM commands on characters in play, over real sockets in a whole cluster: teleports seen by
 players nearby, mutes that end, gold and items given in play that outlive a relog, live
-inspection, and game masters of other worlds refused; each one in the audit log."""
+inspection, game masters of other worlds refused, moves only within a WorldServer; each one
+in the audit log."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from conftest import Cluster
+from conftest import Cluster, start_cluster
 from gm_support import admin_name, code_of, enter_as, entries, game_master, player_in_game
 
 from shardkit.characters.gm_schemas import ItemCount
@@ -18,6 +19,22 @@ from shardkit.client.session import GameClient
 from shardkit.wire.rpc import RpcError
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+SECOND_SERVER = """
+[[clusters]]
+number = 1
+zones = ["harbor"]
+runs_on = "local"
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """World Atlantis on two WorldServers: town and meadow on 0, harbor on 1."""
+    running = start_cluster(tmp_path_factory.mktemp("gm_live"), extra_clusters=SECOND_SERVER)
+    yield running
+    code = running.stop()
+    assert code == 0, "\n".join(running.up.lines[-40:])
 
 
 @pytest.fixture
@@ -252,3 +269,32 @@ async def test_nothing_to_do_for_a_character_out_of_play(cluster: Cluster,
         assert no_own.value.code == "not_in_game"
     finally:
         await resting.close()
+
+
+async def test_a_character_is_moved_only_within_its_world_server(cluster: Cluster,
+                                                                 gm: GMClient) -> None:
+    lander = await player_in_game(cluster, "Landlubber", "Lander")
+    sailor = await player_in_game(cluster, "Seafarer", "Sailor", server=1)
+    try:
+        assert sailor.entered is not None and sailor.entered.zone == "harbor"
+        assert (await gm.api.teleport("Sailor", "harbor", 20, 30)).ok  # on WorldServer 1
+        await sailor.wait_for(lambda s: at(sailor, eid_of(sailor), 20.0, 30.0))
+        live = (await gm.api.inspect("Sailor")).live
+        assert live is not None and (live.zone, live.x, live.y) == ("harbor", 20.0, 30.0)
+
+        code, why = await code_of(gm.api.teleport("Lander", "harbor", 20, 30))
+        assert (code, why) == ("other_server", "zone 'harbor' is not run by world server"
+                               " Atlantis/0 (its zones: town, meadow); a character is moved"
+                               " only between the zones of the world server it plays on")
+        code, why = await code_of(gm.api.teleport_to("Lander", "Sailor"))
+        assert (code, why) == ("other_server", "Lander plays on world server Atlantis/0 and"
+                               " Sailor on Atlantis/1; a character is moved only between the"
+                               " zones of the world server it plays on")
+        assert lander.entered is not None and lander.entered.zone == "town"  # it stayed
+        assert lander.state.portal is None
+
+        log = await entries(gm.api, action="teleport_to", target="Atlantis/Lander")
+        assert (log[0].result, log[0].detail["error"]) == ("failed", "other_server")
+    finally:
+        for client in (lander, sailor):
+            await client.close()
