@@ -77,6 +77,8 @@ async def test_a_teleported_character_is_seen_at_the_new_place(cluster: Cluster,
         await watcher.wait_for(lambda s: at(watcher, eid_of(pawn), 505.0, 500.0))  # it came
         await pawn.wait_for(lambda s: at(pawn, eid_of(pawn), 505.0, 500.0)
                             and eid_of(watcher) in s.seen)
+        await pawn.wait_for(lambda s: s.saved is not None  # saved there at once
+                            and (s.saved.zone, s.saved.x, s.saved.y) == ("town", 505.0, 500.0))
 
         report = await gm.api.inspect("Ported")  # its live place, not its last save's
         assert report.live is not None and (report.live.zone, report.live.x, report.live.y) \

@@ -146,6 +146,7 @@ class ZoneAdmin:
                            f" (0..{width:g} x 0..{height:g})")
         if zone == self.roster.zone:
             self.sim.teleport(player.eid, p.x, p.y)
+            background(self.roster.save(player))  # a relog, or a crash, finds it there
             return Ok()
         if not await self.roster.through_portal(player, TELEPORT_PORTAL, zone, p.x, p.y):
             raise RpcError("not_saved", f"{player.name} could not be saved in {zone}; it stays"
