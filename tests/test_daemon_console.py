@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from shardkit.config.settings import ClusterSpec, RebootSchedule, WorldSettings
 from shardkit.console.commands import CommandSet
 from shardkit.daemon.clusters import ClusterRegistry
-from shardkit.daemon.console import ClusterBook, DaemonConsole
+from shardkit.daemon.console import DaemonConsole
+from shardkit.daemon.layout_schemas import ClusterStatus, ImpStatus, WorldLayout
 from shardkit.daemon.reboot import Rebooter
 from shardkit.daemon.save_backlog import SaveBacklog
 from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.wire.link import InboundLink
-from shardkit.wire.rpc import RpcConnection
 
 
 class Servers:
@@ -34,10 +34,17 @@ class StandInDaemon:
         clusters=[ClusterSpec(0, ["town", "meadow"]), ClusterSpec(1, ["harbor"], "imp:far")],
         reboot=RebootSchedule(daily_at="04:30")))
     clusters: ClusterRegistry = field(default_factory=lambda: ClusterRegistry("Atlantis"))
-    book: ClusterBook = field(default_factory=ClusterBook)
     characters: InboundLink = field(default_factory=lambda: InboundLink("the character server"))
-    imps: dict[str, RpcConnection] = field(default_factory=dict)
     schedule: ScheduledReboots | None = None
+
+    def layout(self) -> WorldLayout:
+        def cluster(number: int, zones: list[str], host: str, state: str) -> ClusterStatus:
+            return ClusterStatus(number, zones, host, host, state, state == "crash_loop", None,
+                                 "", 0, 2, 1, 0.0, 0.0, "exited with code 1", [], [])
+
+        return WorldLayout("Atlantis", [cluster(0, ["town", "meadow"], "local", "starting"),
+                                        cluster(1, ["harbor"], "imp:far", "crash_loop")],
+                           [ImpStatus("far", "far.example", "10.0.0.9", 2, False, [1])])
 
     def __post_init__(self) -> None:
         self.rebooter = Rebooter(self.clusters, Servers(), on_shutdown=lambda: None,
@@ -86,9 +93,13 @@ async def test_status_of_a_world_whose_servers_are_not_up_yet() -> None:
     daemon.backlog.failures = 3
     status = (await commands.execute("status")).splitlines()
     assert status[0] == "world Atlantis: 0/2 world servers up, 0 players online"
-    assert status[1].startswith("  world server 0 on local at -: starting, uptime -, restarts 0")
+    assert status[1] == ("  world server 0 on local at -: starting, pid -, uptime 0h00m00s,"
+                         " restarts 1, 0 players, last exit: exited with code 1")
     assert "    zone town: unknown (its world server is not up)" in status
-    assert any(line.startswith("  world server 1 on imp:far") for line in status)
+    assert any(line.startswith("  world server 1 on imp:far at -: crash_loop CRASH LOOP")
+               for line in status)
+    assert ("  imp far on far.example (10.0.0.9): NOT LINKED, capacity 2, world servers [1]"
+            in status)
     assert ("  character server: NOT linked, save backlog 1 character(s), 3 failed saves so far"
             in status)
     assert status[-1].startswith("  reboot: none under way; daily at 04:30 UTC")

@@ -51,7 +51,7 @@ async def test_console_reboot_warns_saves_and_brings_everyone_back(cluster: Clus
     console = await daemon_console(cluster)
     try:
         status = await console.run("status")
-        assert "world server 0 on local" in status and ": up," in status, status
+        assert "world server 0 on local" in status and ": running," in status, status
         assert "2 players online" in status, status
         assert "zone town: up on port" in status and "zone meadow: up on port" in status, status
         assert "character server: linked, save backlog 0" in status, status

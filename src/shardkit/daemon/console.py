@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from shardkit.config.settings import WorldSettings
 from shardkit.console.commands import CommandSet, UsageError, int_arg
 from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.layout_schemas import ClusterStatus, WorldLayout
 from shardkit.daemon.reboot import Rebooter
 from shardkit.daemon.save_backlog import SaveBacklog
 from shardkit.daemon.schedule import ScheduledReboots
@@ -17,12 +18,11 @@ from shardkit.gm.calls import GMWorldCalls
 from shardkit.master.notifications import KickAccount
 from shardkit.wire.link import InboundLink
 from shardkit.wire.peers import notify
-from shardkit.wire.rpc import RpcConnection
 from shardkit.world.api import WorldDaemonApi
 from shardkit.world.gm_schemas import OnlineCharacter, WhoQuery, WorldNotice
 from shardkit.world.schemas import ZoneStatus
 
-__all__ = ["ClusterBook", "DaemonConsole", "DaemonView"]
+__all__ = ["DaemonConsole", "DaemonView"]
 
 log = logging.getLogger("shardkit.daemon")
 
@@ -37,36 +37,18 @@ def _uptime(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s"
 
 
-class ClusterBook:
-    """When each WorldServer last registered, and how often it registered again since."""
-
-    def __init__(self) -> None:
-        self.registered_at: dict[int, float] = {}  # monotonic
-        self.registrations: dict[int, int] = {}
-
-    def registered(self, number: int) -> None:
-        self.registered_at[number] = time.monotonic()
-        self.registrations[number] = self.registrations.get(number, 0) + 1
-
-    def restarts(self, number: int) -> int:
-        return max(0, self.registrations.get(number, 0) - 1)
-
-    def uptime(self, number: int) -> float:
-        at = self.registered_at.get(number)
-        return time.monotonic() - at if at is not None else 0.0
-
-
 class DaemonView(Protocol):
     """What the console reads and drives: the running daemon's parts."""
 
     world: WorldSettings
     clusters: ClusterRegistry
-    book: ClusterBook
     rebooter: Rebooter
     characters: InboundLink
     backlog: SaveBacklog
-    imps: dict[str, RpcConnection]
     schedule: ScheduledReboots | None
+
+    def layout(self) -> WorldLayout:
+        """Every WorldServer and imp as the supervisor sees them (daemon/supervise.py)."""
 
 
 class DaemonConsole:
@@ -89,12 +71,10 @@ class DaemonConsole:
         answers = await self._ask_each(lambda ws: GMWorldCalls.gm_who.send(ws, query))
         return [row for answer in answers for row in answer]
 
-    def _state(self, number: int) -> str:
-        if number in self.d.rebooter.rebooting:
+    def _state(self, c: ClusterStatus) -> str:
+        if c.number in self.d.rebooter.rebooting:
             return f"rebooting ({self.d.rebooter.phase})"
-        if number in self.d.clusters.clusters:
-            return "up"
-        return "down (being restarted)" if number in self.d.book.registrations else "starting"
+        return c.state + (" CRASH LOOP" if c.crash_loop else "")
 
     async def zones(self, number: int) -> list[ZoneStatus] | None:
         """A WorldServer's zones as it sees them; None if it is not up or does not answer."""
@@ -110,20 +90,19 @@ class DaemonConsole:
     async def status(self, args: list[str]) -> str:
         d = self.d
         rows = await self.online()
-        lines = [f"world {d.world.name}: {len(d.clusters)}/{len(d.world.clusters)} world servers"
+        layout = d.layout()
+        lines = [f"world {d.world.name}: {len(d.clusters)}/{len(layout.clusters)} world servers"
                  f" up, {len(rows)} players online"]
-        for spec in d.world.clusters:
-            n = spec.number
-            registered = d.clusters.clusters.get(n)
-            where = (f"{registered[1].host}:{registered[1].port}" if registered else "-")
-            uptime = _uptime(d.book.uptime(n)) if registered else "-"
-            lines.append(f"  world server {n} on {spec.runs_on} at {where}: {self._state(n)},"
-                         f" uptime {uptime}, restarts {d.book.restarts(n)},"
-                         f" {d.clusters.populations.get(n, 0)} players")
-            zones = await self.zones(n)
+        for c in layout.clusters:
+            where = c.host or f"(unplaced, wants {c.runs_on})"
+            lines.append(f"  world server {c.number} on {where} at {c.address or '-'}:"
+                         f" {self._state(c)}, pid {c.pid or '-'}, uptime {_uptime(c.uptime_s)},"
+                         f" restarts {c.restarts}, {c.players} players"
+                         + (f", last exit: {c.last_exit}" if c.last_exit else ""))
+            zones = await self.zones(c.number)
             if zones is None:
                 lines.extend(f"    zone {zone}: unknown (its world server is not up)"
-                             for zone in spec.zones)
+                             for zone in c.zones)
             for z in zones or []:
                 uptime = _uptime(z.uptime_s) if z.state == "up" else "-"
                 lines.append(f"    zone {z.zone}: {z.state} on port {z.port}, uptime {uptime},"
@@ -131,7 +110,12 @@ class DaemonConsole:
         linked = "linked" if d.characters.up.is_set() else "NOT linked"
         lines.append(f"  character server: {linked}, save backlog {len(d.backlog)}"
                      f" character(s), {d.backlog.failures} failed saves so far")
-        lines.append(f"  imps: {', '.join(sorted(d.imps)) or 'none'}")
+        for imp in layout.imps:
+            state = "linked" if imp.linked else "NOT LINKED"
+            lines.append(f"  imp {imp.name} on {imp.host} ({imp.address}): {state}, capacity"
+                         f" {imp.capacity}, world servers {imp.clusters or 'none'}")
+        if not layout.imps:
+            lines.append("  imps: none")
         lines.append(f"  reboot: {self._reboot_line()}")
         return "\n".join(lines)
 

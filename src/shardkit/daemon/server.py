@@ -6,38 +6,36 @@ import asyncio
 import logging
 
 from shardkit.characters.api import CharactersApi
-from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
+from shardkit.config.settings import Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
 from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
-from shardkit.daemon.console import ClusterBook, DaemonConsole
+from shardkit.daemon.console import DaemonConsole
 from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
+from shardkit.daemon.imps import ImpPort, LayoutPort
+from shardkit.daemon.layout_schemas import WorldLayout
 from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.reboot import Rebooter
 from shardkit.daemon.save_backlog import SaveBacklog
 from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
-from shardkit.imp.api import ImpApi
-from shardkit.imp.schemas import StartWorld, StopWorld
+from shardkit.daemon.supervise import WorldSupervisor
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
-from shardkit.runtime.peerlog import quote
-from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
 from shardkit.wire.link import InboundLink, ServiceLink
-from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, rpc, serve
+from shardkit.wire.rpc import Router, RpcConnection, RpcServer, rpc, serve
 
 log = logging.getLogger("shardkit.daemon")
 
 HEARTBEAT_S = 1.0
-STOP_TIMEOUT_S = 30.0  # for a WorldServer to save its players and exit on a planned stop
 
 
 class WorldServerPort:
@@ -64,8 +62,7 @@ class WorldDaemon:
         self.world = world
         self.clusters = ClusterRegistry(world.name, self._cluster_registered)
         self.characters = InboundLink("the character server", on_up=self._check_content)
-        self.imps: dict[str, RpcConnection] = {}
-        self.children: dict[int, Child] = {}
+        self.supervisor = WorldSupervisor(settings, world, self.clusters)
         self.status = "up"
         self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
@@ -73,7 +70,6 @@ class WorldDaemon:
         self.metrics = self._declare_metrics()
         self._registered_before: set[int] = set()  # cluster numbers that registered already
         self._characters_seen = False  # the character server was linked once
-        self.book = ClusterBook()
         self.backlog = SaveBacklog(self.characters)
         self.rebooter = Rebooter(self.clusters, self, on_shutdown=lambda: self._stop.set())
         self.schedule = (ScheduledReboots(world.reboot, self._scheduled_reboot,
@@ -96,8 +92,14 @@ class WorldDaemon:
             ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
                            lambda: {world: self.clusters.population()}, labels)
+        metrics.live_gauge("shardkit_daemon_world_server_crash_loop",
+                           "1 while a WorldServer is marked crash-looping, else 0.",
+                           lambda: {(self.world.name, str(n)): float(slot.tracker.crash_loop)
+                                    for n, slot in self.supervisor.book.slots.items()},
+                           ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
-                           lambda: {world: len(self.imps)}, labels)
+                           lambda: {world: sum(imp.linked for imp in
+                                            self.supervisor.book.imps.values())}, labels)
         metrics.live_gauge("shardkit_daemon_character_server_linked",
                            "1 while the character server is linked, else 0.",
                            lambda: {world: float(self.characters.up.is_set())}, labels)
@@ -108,7 +110,6 @@ class WorldDaemon:
         if number in self._registered_before:
             self.restarts.labels(self.world.name, str(number)).inc()
         self._registered_before.add(number)
-        self.book.registered(number)
         self.rebooter.registered(number)
         if self.master_link is not None and self.master_link.conn is not None:
             background(self._announce(self.master_link.conn))
@@ -121,25 +122,6 @@ class WorldDaemon:
         """Learn the character server's content version; drop WorldServers that differ."""
         self.clusters.content_known(await CharactersApi(conn).content_version())
         self._characters_seen = True
-
-    # ---------------------------------------------------------------- imps
-    def _imp_connected(self, conn: RpcConnection) -> None:
-        assert conn.identity is not None
-        name = conn.identity.name
-        self.imps[name] = conn
-        conn.on_close(lambda c: self.imps.pop(name, None) if self.imps.get(name) is c else None)
-        log.info("imp %s connected from %s", quote(name), conn.peer_ip)
-        for spec in self.world.clusters:
-            if spec.runs_on == f"imp:{name}":
-                background(self._start_on_imp(conn, spec))
-
-    async def _start_on_imp(self, conn: RpcConnection, spec: ClusterSpec) -> None:
-        daemon = self.world.daemon
-        try:
-            await ImpApi(conn).start_world(
-                StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port))
-        except RpcError as exc:
-            log.error("imp could not start cluster %s: %s", spec.number, quote(exc))
 
     # -------------------------------------------------------------- master
     async def _announce(self, conn: RpcConnection) -> None:
@@ -164,7 +146,10 @@ class WorldDaemon:
                 MasterServiceApi(self.master_link).heartbeat(
                     Heartbeat(self.world.name, self.clusters.population(), status))
 
-    # ------------------------------------------------------ reboots (reboot.py)
+    # ------------------------------------------ console and reboots (reboot.py)
+    def layout(self) -> WorldLayout:
+        return self.supervisor.book.status()
+
     def _scheduled_reboot(self, countdown_s: float) -> None:
         if self.rebooter.busy:
             log.info("scheduled reboot skipped: a reboot or shutdown is under way")
@@ -172,37 +157,14 @@ class WorldDaemon:
         self.rebooter.start("reboot", [spec.number for spec in self.world.clusters], countdown_s)
 
     async def stop_cluster(self, number: int) -> None:
-        """Stop one WorldServer for a planned reboot (its zones save everyone first)."""
-        spec = self.world.cluster(number)
-        child = self.children.get(number)
-        if spec.runs_on == "local" and child is not None:
-            await child.stop(timeout=STOP_TIMEOUT_S)
-        elif (conn := self.imps.get(spec.runs_on.removeprefix("imp:"))) is not None:
-            await ImpApi(conn).stop_world(StopWorld(self.world.name, number))
+        """Stop one WorldServer as planned (its zones save everyone); the supervisor starts
+        it again at once (no back-off for a planned stop)."""
+        await self.supervisor.restart(number)
 
     async def start_cluster(self, number: int) -> None:
-        spec = self.world.cluster(number)
-        if spec.runs_on == "local":
-            self._start_local(spec)
-        elif (conn := self.imps.get(spec.runs_on.removeprefix("imp:"))) is not None:
-            await self._start_on_imp(conn, spec)
+        """Nothing to do: the supervisor starts a WorldServer stopped as planned again."""
 
     # ----------------------------------------------------------------- run
-    def _start_local_clusters(self) -> None:
-        for spec in self.world.clusters:
-            if spec.runs_on == "local":
-                self._start_local(spec)
-
-    def _start_local(self, spec: ClusterSpec) -> None:
-        child = Child(
-            f"world {self.world.name}/{spec.number}",
-            shardkit_command("world", "--root", str(self.settings.root), "--world",
-                             self.world.name, "--cluster", str(spec.number)),
-            on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
-        )
-        self.children[spec.number] = child
-        child.start()
-
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         settings, world = self.settings, self.world
@@ -211,7 +173,7 @@ class WorldDaemon:
         d = world.daemon
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
-                WorldServerPort(self.clusters),
+                WorldServerPort(self.clusters), LayoutPort(self.supervisor),
                 CharacterForwarding(self.backlog),  # the character server's link, saves counted
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
@@ -224,11 +186,13 @@ class WorldDaemon:
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self.characters.attach),
                 GMWorldForwarding(route=cluster_route(self.clusters)),
-                GMFanOut(self.clusters))),
+                GMFanOut(self.clusters), LayoutPort(self.supervisor))),
             await serve(bind, d.imp_port, Router.for_services(
-                ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
+                ImpPort(self.supervisor, world.supervision), LayoutPort(self.supervisor),
+                ServiceAuth({"imp": secret}, world.name))),
         ]
         self.characters_port = ports[1].port
+        self.supervisor.daemon_port = ports[0].port
         announce(f"daemon {world.name} listening on {bind}:{ports[0].port} (world servers), "
                  f"{bind}:{ports[1].port} (character server), {bind}:{ports[2].port} (imps)")
         policy = AccessPolicy(d.console.username, settings.secrets.daemon_console_password,
@@ -251,13 +215,13 @@ class WorldDaemon:
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
         scheduled = asyncio.create_task(self.schedule.run()) if self.schedule else None
-        self._start_local_clusters()
+        self.supervisor.start()
         await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
         if scheduled is not None:
             scheduled.cancel()
-        await asyncio.gather(*(child.stop() for child in self.children.values()))
+        await self.supervisor.stop()
         console.close()
         await metrics.close()
         await self.master_link.stop()

@@ -66,7 +66,7 @@ class WorldServer:
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones), self.planned,
                 WorldStatus(self.zones, self.children),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
+                WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number)),
         )
         self.content: Content
         self.metrics = self._declare_metrics()
