@@ -18,6 +18,7 @@ from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
+from shardkit.daemon.transfer import AdmitForwarding, Transfers
 from shardkit.imp.api import ImpApi
 from shardkit.imp.schemas import StartWorld, StopWorld
 from shardkit.master.api import MasterServiceApi
@@ -216,6 +217,8 @@ class WorldDaemon:
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                Transfers(self.characters, self.clusters),
+                AdmitForwarding(route=cluster_route(self.clusters)),
                 BackupVault.for_world(settings, world),
                 ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
                             world.name))),

@@ -28,6 +28,12 @@ from shardkit.world.gm import WorldGM
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.transfer import (
+    TransferAdmission,
+    TransferLogin,
+    TransferRedirect,
+    TransferRelay,
+)
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -62,7 +68,10 @@ class WorldServer:
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
+                WorldGM(self.players, world=world.name, cluster=self.spec.number),
+                TransferAdmission(self.zones, ticket_key=settings.secrets.key("ticket_key"),
+                                  label=self.label, host=settings.server.cluster.public_address,
+                                  port=self._port_number, cluster=self.spec.number)),
         )
         self.content: Content
         self.metrics = self._declare_metrics()
@@ -104,6 +113,10 @@ class WorldServer:
         base = self.world.zone_metrics_base_port
         return base + 100 * self.spec.number + index if base else 0
 
+    def _port_number(self) -> int:
+        assert self.port is not None
+        return self.port.port
+
     def _report_population(self, players: int) -> None:
         DaemonApi(self.daemon).population(self.spec.number, players)
 
@@ -116,7 +129,8 @@ class WorldServer:
         fill = fillers((first_zone, *self.content.zone(first_zone).spawn_rect.center))
         own_checks = checks(self.players)
         entry = GameEntry(self.daemon, self.players, self.zones, ticket_key=self.zone_ticket_key,
-                          public_address=self.settings.server.cluster.public_address)
+                          public_address=self.settings.server.cluster.public_address,
+                          redirect=TransferRedirect(self.daemon, self.world, self.spec.number))
         return Router.for_services(
             PlayerPort(self.redeemer, self.players, entry, world=self.world.name,
                        cluster=self.spec.number),
@@ -124,6 +138,9 @@ class WorldServer:
             GuildPort(self.daemon, fill=fill, checks=own_checks),
             ZonePort(self.zones, cluster=self.spec.number),
             ChatRelay(self.daemon),
+            TransferRelay(self.daemon),
+            TransferLogin(self.players, entry, ticket_key=self.settings.secrets.key("ticket_key"),
+                          label=self.label, world=self.world.name, cluster=self.spec.number),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )
 
