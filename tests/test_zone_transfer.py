@@ -18,6 +18,7 @@ import os
 import re
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncssh
 import msgspec
@@ -101,18 +102,34 @@ async def at_the_pier(cluster: Cluster, account: str, character: str, gold: int,
     return client, account_id
 
 
-def pid_of(cluster: Cluster, label: str) -> int:
-    """The pid of the latest start of WorldServer ``label`` (its supervisor logs each start)."""
-    pattern = re.compile(r"started world " + re.escape(label) + r" \(pid (\d+)\)")
-    for line in reversed(cluster.up.lines):
-        match = pattern.search(line)
-        if match:
-            return int(match.group(1))
-    raise AssertionError(f"no start of world {label} in the output")
+async def pid_of(cluster: Cluster, number: int) -> int:
+    """The pid of WorldServer ``number``, as its console's ``status`` says."""
+    status = await console(cluster, number, "status")
+    match = re.search(rf"world server {WORLD}/{number} \(pid (\d+)\)", status)
+    assert match, status
+    return int(match.group(1))
 
 
 async def wait_line(cluster: Cluster, text: str, start: int, timeout: float = 30.0) -> int:
+    """Wait for a line of ``shardkit up``'s output (warnings and announcements)."""
     return await asyncio.to_thread(cluster.up.wait_for_line, text, timeout, start)
+
+
+def daemon_log(cluster: Cluster) -> Path:
+    """The daemon's full log (info lines too; it carries its WorldServers' and zones' lines)."""
+    return cluster.root / "data" / "logs" / f"daemon-{WORLD}.log"
+
+
+async def wait_logged(cluster: Cluster, text: str, since: int, timeout: float = 30.0) -> None:
+    """Wait until the daemon's log, from byte ``since`` on, has ``text`` (checked every 20 ms)."""
+    path = daemon_log(cluster)
+    for _ in range(int(timeout / 0.02)):
+        with path.open("rb") as log:
+            log.seek(since)
+            if text.encode() in log.read():
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{text!r} was not logged in {timeout} s")
 
 
 async def console(cluster: Cluster, cluster_number: int, command: str) -> str:
@@ -164,21 +181,21 @@ async def test_target_killed_before_admitting_leaves_the_character_at_the_target
     cluster = transfer_cluster
     items: list[list[object]] = [["healing_herb", 5]]
     client, account_id = await at_the_pier(cluster, "sinker", "Sinka", 777, items)
-    target = pid_of(cluster, f"{WORLD}/1")
-    mark = len(cluster.up.lines)
+    target = await pid_of(cluster, 1)
+    mark, since = len(cluster.up.lines), daemon_log(cluster).stat().st_size
     os.kill(target, signal.SIGSTOP)  # its admission waits until we kill it
     try:
         client.move(0.0, 1.0)
-        await wait_line(cluster, "'Sinka' saved at version", mark)
-        await wait_line(cluster, "asking WorldServer 1 to admit it", mark)
+        await wait_logged(cluster, "transfer of 'Sinka' saved at version", since)
+        await wait_logged(cluster, "asking WorldServer 1 to admit it", since)
     finally:
         os.kill(target, signal.SIGKILL)
     try:
-        await wait_line(cluster, "'Sinka': WorldServer 1 did not admit it", mark)
+        await wait_logged(cluster, "'Sinka': WorldServer 1 did not admit it", since)
         # the source's fallback save (based on the version before the transfer) is refused
-        await wait_line(cluster, "'Sinka' is saved at the portal's target", mark)
+        await wait_logged(cluster, "'Sinka' is saved at the portal's target", since)
         await client.wait_for(lambda s: s.portal is not None and s.portal.moved, timeout=15)
-        await wait_line(cluster, f"cluster 1 of {WORLD} registered", mark, timeout=60)
+        await wait_logged(cluster, f"cluster 1 of {WORLD} registered", since, timeout=60)
         await wait_line(cluster, f"world {WORLD}/1 ready", mark, timeout=60)
     finally:
         await client.close()
@@ -196,21 +213,21 @@ async def test_source_killed_after_the_save_leaves_the_character_at_the_target(
     cluster = transfer_cluster
     items: list[list[object]] = [["boar_tusk", 2], ["wolf_pelt", 7]]
     client, account_id = await at_the_pier(cluster, "runaway", "Runa", 4321, items)
-    target, source = pid_of(cluster, f"{WORLD}/1"), pid_of(cluster, f"{WORLD}/0")
-    mark = len(cluster.up.lines)
+    target, source = await pid_of(cluster, 1), await pid_of(cluster, 0)
+    mark, since = len(cluster.up.lines), daemon_log(cluster).stat().st_size
     os.kill(target, signal.SIGSTOP)  # hold the admission open while the source dies
     try:
         client.move(0.0, 1.0)
-        await wait_line(cluster, "'Runa' saved at version", mark)
-        await wait_line(cluster, "asking WorldServer 1 to admit it", mark)
+        await wait_logged(cluster, "transfer of 'Runa' saved at version", since)
+        await wait_logged(cluster, "asking WorldServer 1 to admit it", since)
         os.kill(source, signal.SIGKILL)  # its zones go with it
     finally:
         os.kill(target, signal.SIGCONT)
     try:
-        await wait_line(cluster, "'Runa' admitted by WorldServer 1", mark)  # to nobody
+        await wait_logged(cluster, "'Runa' admitted by WorldServer 1", since)  # to nobody
         await client.wait_for(lambda s: client.zone is None or client.zone.closed.is_set(),
                               timeout=15)
-        await wait_line(cluster, f"cluster 0 of {WORLD} registered", mark, timeout=60)
+        await wait_logged(cluster, f"cluster 0 of {WORLD} registered", since, timeout=60)
         await wait_line(cluster, f"world {WORLD}/0 ready", mark, timeout=60)
     finally:
         await client.close()
