@@ -177,3 +177,20 @@ async def test_the_character_server_moves_the_claim_only_with_a_committed_save()
         await TransferSaves(kept, claims).save_transfer(daemon_link(),
                                                         SaveTransfer(other_world, 1))
     assert caught.value.code == "forbidden"
+
+
+def test_an_arrival_is_taken_once_for_its_character_before_it_expires() -> None:
+    from shardkit.world.transfer import Arrivals
+
+    now = [100.0]
+    arrivals = Arrivals(limit=2, clock=lambda: now[0])
+    arrivals.expect(7, 5, "harbor", 130.0)
+    assert arrivals.take(7, 6) is None  # another character: the entry is spent anyway
+    arrivals.expect(7, 5, "harbor", 130.0)
+    assert arrivals.take(7, 5) == "harbor" and arrivals.take(7, 5) is None
+    arrivals.expect(8, 1, "harbor", 110.0)
+    now[0] = 111.0
+    assert arrivals.take(8, 1) is None  # expired
+    for account in (1, 2, 3):
+        arrivals.expect(account, account, "harbor", 200.0)
+    assert arrivals.take(1, 1) is None and arrivals.take(3, 3) == "harbor"  # at most 2 wait

@@ -45,11 +45,22 @@ class GameEntry:
         async with self.players.entering.turn(account_id):
             return await self._enter_game(conn, account_id, name)
 
+    async def enter_known(self, conn: RpcConnection, character: CharacterSummary) -> ZoneEntry:
+        """``enter_game`` for a character this WorldServer was told about (an admitted
+        transfer: its id, name and zone), without looking it up again."""
+        account_id = account_of(conn)
+        async with self.players.entering.turn(account_id):
+            return await self._put_in_play(conn, account_id, character)
+
     async def _enter_game(self, conn: RpcConnection, account_id: int, name: str) -> ZoneEntry:
         summaries = await CharacterCalls.list_characters.send(self.daemon, AccountRef(account_id))
         character = next((c for c in summaries if c.name.casefold() == name.casefold()), None)
         if character is None:
             raise RpcError("no_such_character", f"no character '{name}'")
+        return await self._put_in_play(conn, account_id, character)
+
+    async def _put_in_play(self, conn: RpcConnection, account_id: int,
+                           character: CharacterSummary) -> ZoneEntry:
         if character.zone not in self.zones and self.redirect is not None:
             elsewhere = await self.redirect(conn, account_id, character)
             if elsewhere is not None:  # another WorldServer runs its zone: go there

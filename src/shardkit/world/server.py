@@ -29,6 +29,7 @@ from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
 from shardkit.world.transfer import (
+    Arrivals,
     TransferAdmission,
     TransferLogin,
     TransferRedirect,
@@ -59,6 +60,7 @@ class WorldServer:
         self.zone_ticket_key = derive_key(zone_secret, "zone-ticket")
         self.players = Players(self._report_population)
         self.zones = Zones(self.spec.zones, self.players, self._all_zones_up)
+        self.arrivals = Arrivals()  # characters admitted through a portal, on their way here
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
         self.daemon = ServiceLink(
@@ -69,7 +71,8 @@ class WorldServer:
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
                 WorldGM(self.players, world=world.name, cluster=self.spec.number),
-                TransferAdmission(self.zones, ticket_key=settings.secrets.key("ticket_key"),
+                TransferAdmission(self.zones, self.arrivals,
+                                  ticket_key=settings.secrets.key("ticket_key"),
                                   label=self.label, host=settings.server.cluster.public_address,
                                   port=self._port_number, cluster=self.spec.number)),
         )
@@ -139,8 +142,9 @@ class WorldServer:
             ZonePort(self.zones, cluster=self.spec.number),
             ChatRelay(self.daemon),
             TransferRelay(self.daemon),
-            TransferLogin(self.players, entry, ticket_key=self.settings.secrets.key("ticket_key"),
-                          label=self.label, world=self.world.name, cluster=self.spec.number),
+            TransferLogin(self.players, entry, self.arrivals,
+                          ticket_key=self.settings.secrets.key("ticket_key"), label=self.label,
+                          world=self.world.name, cluster=self.spec.number),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )
 
