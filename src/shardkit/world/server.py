@@ -70,7 +70,7 @@ class WorldServer:
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number),
+                WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number),
                 TransferAdmission(self.zones, self.arrivals,
                                   ticket_key=settings.secrets.key("ticket_key"),
                                   label=self.label, host=settings.server.cluster.public_address,

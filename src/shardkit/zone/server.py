@@ -87,7 +87,7 @@ class ZoneServer:
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
-        self.admin = ZoneAdmin(self.roster, self.ticker, self.content)
+        self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None
