@@ -24,6 +24,7 @@ from shardkit.daemon.save_backlog import SaveBacklog
 from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
 from shardkit.daemon.supervise import WorldSupervisor
+from shardkit.daemon.transfer import AdmitForwarding, Transfers
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
@@ -179,6 +180,8 @@ class WorldDaemon:
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                Transfers(self.characters, self.clusters),
+                AdmitForwarding(route=cluster_route(self.clusters)),
                 BackupVault.for_world(settings, world),
                 ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
                             world.name))),

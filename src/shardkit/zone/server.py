@@ -20,6 +20,7 @@ from shardkit.world.api import WorldZoneApi
 from shardkit.world.schemas import ZONE_TICK_BUCKETS_S, ZoneTickStats
 from shardkit.zone.admin_port import ZoneAdmin
 from shardkit.zone.chat import ZoneChat
+from shardkit.zone.crossing import Crossings
 from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.outcomes import Outcomes
 from shardkit.zone.player_port import PlayerPort
@@ -85,8 +86,10 @@ class ZoneServer:
         self.metrics.live_gauge("shardkit_zone_players", "Players in the zone.",
                                 lambda: {labels: len(self.roster)}, ("world", "zone"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
+        crossings = Crossings(self.roster, self.world_link, world)
         self.ticker = Ticker(self.engine, self.roster,
-                             Outcomes(self.roster, portal_zones=same_server),
+                             Outcomes(self.roster, portal_zones=same_server,
+                                      crossing=crossings.take),
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
