@@ -56,7 +56,8 @@ def test_scram_in_the_browser_matches_the_documented_test_vector(
         const final = await scram.final(serverFirst);
         scram.verify(serverFinal);
         let forged = "accepted";
-        try { scram.verify("v=" + m.toBase64(new Uint8Array(32))); } catch (e) { forged = "refused"; }
+        try { scram.verify("v=" + m.toBase64(new Uint8Array(32))); }
+        catch (e) { forged = "refused"; }
         return {salted: m.toHex(v.salted), stored: m.toHex(v.storedKey),
                 server: m.toHex(v.serverKey), first: scram.first(), final, forged};
     """, vector["password"], vector["salt"], int(vector["iterations"]), vector["client nonce"],
