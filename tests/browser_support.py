@@ -69,8 +69,10 @@ class Browser:
             if found:
                 return found
             if time.monotonic() > deadline:
+                page = str(self.driver.execute_script("return document.body.innerText"))
                 raise AssertionError(f"page never showed {what}; status line:"
-                                     f" {self.text('status')!r}; console: {self.console()}")
+                                     f" {self.text('status')!r}; console: {self.console()};"
+                                     f" page: {page[:2000]!r}")
             time.sleep(0.1)
 
     def text(self, element_id: str) -> str:

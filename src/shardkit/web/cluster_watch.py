@@ -226,8 +226,11 @@ class ClusterWatch:
     def _zones(self, process: str, cluster: str, scrape: Scrape) -> list[dict[str, Any]]:
         before = self._previous.get(process)
         out = []
-        for labels, players in scrape.each("shardkit_world_zone_players"):
-            zone = labels.get("zone", "")
+        names = {labels.get("zone", "") for series in (
+            "shardkit_world_zone_starts", "shardkit_world_zone_players",
+            "shardkit_world_zone_tick_seconds_count") for labels, _ in scrape.each(series)}
+        for zone in sorted(names):
+            players = scrape.lookup("shardkit_world_zone_players", {"zone": zone})
 
             def delta(name: str, zone: str = zone, le: str = "") -> float:
                 labels = {"zone": zone, "le": le} if le else {"zone": zone}
