@@ -112,7 +112,15 @@ class Browser:
     def screenshot(self, name: str) -> Path | None:
         """docs/img/<name>.png, only when SHARDKIT_SCREENSHOTS=1 (so a test run leaves the tree
         as it was); the PNG is checked either way."""
-        png = self.driver.get_screenshot_as_png()
+        driver = self.driver
+        driver.execute_script("window.scrollTo(0, 0); document.activeElement?.blur();")
+        size = driver.get_window_size()
+        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        driver.set_window_size(size["width"], min(2400, max(size["height"], height + 140)))
+        try:
+            png = driver.get_screenshot_as_png()
+        finally:
+            driver.set_window_size(size["width"], size["height"])
         assert png.startswith(b"\x89PNG") and len(png) > 5000
         if os.environ.get(SCREENSHOTS_ENV) != "1":
             return None

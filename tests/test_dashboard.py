@@ -105,8 +105,9 @@ async def test_an_admin_sees_the_cluster_and_acts_through_the_gm_port(
         assert "Opsy (admin)" in await in_thread(browser.text, "who")
         assert any(p.startswith("master\t") for p in await in_thread(
             rows, browser, "#processes tr"))
-        points = await in_thread(browser.data, "chart-population", "points")
-        assert points >= 1
+        points = await in_thread(browser.wait, "two samples on the charts", lambda: (
+            browser.data("chart-population", "points") or 0) >= 2)
+        assert points
 
         # broadcast: the player gets it
         await in_thread(browser.fill, "broadcast-text", "maintenance in five minutes")

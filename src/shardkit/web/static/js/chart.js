@@ -33,5 +33,9 @@ export function lineChart(canvas, points, { color = "#05527a", unit = "" } = {})
   shown.forEach(([t, v], i) => (i ? g.lineTo(x(t), y(v)) : g.moveTo(x(t), y(v))));
   g.stroke();
   g.lineWidth = 1;
+  g.fillStyle = color;
+  if (shown.length < 40) {
+    for (const [t, v] of shown) { g.beginPath(); g.arc(x(t), y(v), 2.5, 0, 2 * Math.PI); g.fill(); }
+  }
   canvas.dataset.points = String(shown.length);
 }
