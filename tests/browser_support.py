@@ -47,6 +47,7 @@ class Browser:
         options.binary_location = chromium
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1280,900", "--no-first-run",
+                     "--ignore-certificate-errors",  # the TLS test's certificate is self-signed
                      f"--user-data-dir={self.profile}"):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

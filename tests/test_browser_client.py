@@ -13,10 +13,12 @@ import msgpack
 import pytest
 from browser_support import Browser, browser_session, in_thread
 from conftest import Cluster
+from test_web_units import echo_master, self_signed, start_web, web_settings
 
 from shardkit.client.session import GameClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+__all__ = ["echo_master"]  # a fixture, from test_web_units
 
 PASSWORD = "correct horse battery"
 PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -93,6 +95,26 @@ def test_messagepack_and_sync_in_the_browser_match_python(
                        "moves": [{"id": 1, "x": 10.5, "y": 20.25}],
                        "stats": [{"id": 1, "hp": 100, "maxHp": 100, "level": 1, "flags": 0}],
                        "events": []}
+
+
+async def test_the_page_speaks_wss_to_a_bridge_with_a_certificate(
+        tmp_path: Path, browser: Browser, echo_master: int) -> None:
+    cert, key = self_signed(tmp_path)
+    web = await start_web(web_settings(tmp_path, echo_master, tls_cert=str(cert),
+                                       tls_key=str(key)))
+    try:
+        await in_thread(browser.driver.get, web.url("https") + "/")
+        opened = await in_thread(run_module, browser, "rpc.js", """
+            const bridge = new m.Bridge();
+            const link = await bridge.open("master");
+            link.close();
+            return {url: bridge.url, kind: link.notice.kind, session: Boolean(bridge.session)};
+        """)
+        assert opened == {"url": f"wss://127.0.0.1:{web.server.port}/ws", "kind": "master",
+                          "session": True}
+    finally:
+        web.stop.set()
+        assert await web.task == 0
 
 
 def entity(browser: Browser, name: str) -> dict[str, Any] | None:
