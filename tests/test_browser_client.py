@@ -155,6 +155,15 @@ def hold_key(browser: Browser, key: str, until: Any) -> None:
         ActionChains(browser.driver).key_up(key).perform()
 
 
+def whisper(browser: Browser, to: str, text: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.select import Select
+
+    Select(browser.driver.find_element("id", "channel")).select_by_value("whisper")
+    browser.fill("whisper-to", to)
+    browser.fill("chat-text", text + Keys.ENTER)
+
+
 async def test_a_player_in_the_browser_meets_one_on_the_python_client(
         cluster: Cluster, browser: Browser) -> None:
     from selenium.webdriver.common.keys import Keys
@@ -194,6 +203,11 @@ async def test_a_player_in_the_browser_meets_one_on_the_python_client(
             None))
         assert line == "[zone] Pyra: welcome, browser player"
         assert "hello from chromium" in await in_thread(browser.text, "chat")
+        await in_thread(whisper, browser, "Pyra", "psst, over here")
+        await other.wait_for(lambda s: ("Chromy", "psst, over here") in s.chat)
+        await other.world_say("anyone in the world?")
+        await in_thread(browser.wait, "world chat", lambda: (
+            "[world] Pyra: anyone in the world?" in browser.text("chat")))
 
         await in_thread(browser.screenshot, "browser-client")
     finally:
