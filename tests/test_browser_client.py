@@ -69,6 +69,17 @@ def test_scram_in_the_browser_matches_the_documented_test_vector(
                    "final": vector["client-final"], "forged": "refused"}
 
 
+def test_passwords_are_prepared_as_the_python_client_prepares_them(
+        cluster: Cluster, browser: Browser) -> None:
+    from scramp.core import saslprep
+
+    browser.driver.get(page_url(cluster))
+    samples = ["plain ascii", "caf\u00e9 \u2163", "no\u00adbreak\u00a0space\u200b!",
+               "\uff21\uff22\ufb01", "ja\u3000\u30d1\u30b9"]
+    got = run_module(browser, "scram.js", "return args[0].map(m.saslprep);", samples)
+    assert got == [saslprep(text) for text in samples]
+
+
 def test_messagepack_and_sync_in_the_browser_match_python(
         cluster: Cluster, browser: Browser) -> None:
     browser.driver.get(page_url(cluster))

@@ -34,9 +34,18 @@ export function randomBytes(n) {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-/** What SCRAM hashes for a password: its NFKC form (SASLprep's mapping, for usual passwords). */
+// SASLprep's mapping (RFC 4013), as the Python client's scramp does it: characters "commonly
+// mapped to nothing" (stringprep B.1) dropped, non-ASCII spaces (C.1.2) made spaces, then NFKC.
+const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
+const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
+
+/** What SCRAM hashes for a password: its SASLprep form. */
+export function saslprep(password) {
+  return password.replace(MAPPED_TO_NOTHING, "").replace(NON_ASCII_SPACE, " ").normalize("NFKC");
+}
+
 function passwordBytes(password) {
-  return utf8.encode(password.normalize("NFKC"));
+  return utf8.encode(saslprep(password));
 }
 
 export async function saltedPassword(password, salt, iterations) {
