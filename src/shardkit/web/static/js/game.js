@@ -7,6 +7,7 @@ import { FLAG_DEAD, KIND_NPC, KIND_PLAYER, EVENT_DEATH, EVENT_HIT, EVENT_LEVEL_U
 
 const $ = (id) => document.getElementById(id);
 const CHAT_LINES = 200;
+const MAP_RADIUS = 25;  // zone units from the character to the map's nearer edges
 const KEYS = {
   ArrowUp: [0, 1], KeyW: [0, 1], ArrowDown: [0, -1], KeyS: [0, -1],
   ArrowLeft: [-1, 0], KeyA: [-1, 0], ArrowRight: [1, 0], KeyD: [1, 0],
@@ -163,15 +164,18 @@ function draw() {
   g.fillRect(0, 0, width, height);
   const me = session.me();
   if (!me || !session.entered) return;
-  const scale = Math.min(width, height) / 2 / session.entered.view_radius;
-  const sx = (x) => width / 2 + (x - me.x) * scale;
-  const sy = (y) => height / 2 - (y - me.y) * scale;  // north (+y) is up
+  const scale = Math.min(width, height) / 2 / Math.min(MAP_RADIUS, session.entered.view_radius);
+  const clamp = (v, size) => Math.min(size - 8, Math.max(8, v));  // farther ones at the edge
+  const sx = (x) => clamp(width / 2 + (x - me.x) * scale, width);
+  const sy = (y) => clamp(height / 2 - (y - me.y) * scale, height);  // north (+y) is up
   g.strokeStyle = "#2c422c";
-  for (let gx = Math.ceil((me.x - width / scale) / 10) * 10; sx(gx) < width; gx += 10) {
-    g.beginPath(); g.moveTo(sx(gx), 0); g.lineTo(sx(gx), height); g.stroke();
+  const gridX = (x) => width / 2 + (x - me.x) * scale;
+  const gridY = (y) => height / 2 - (y - me.y) * scale;
+  for (let gx = Math.ceil((me.x - width / scale) / 5) * 5; gridX(gx) < width; gx += 5) {
+    g.beginPath(); g.moveTo(gridX(gx), 0); g.lineTo(gridX(gx), height); g.stroke();
   }
-  for (let gy = Math.ceil((me.y - height / scale) / 10) * 10; sy(gy) > 0; gy += 10) {
-    g.beginPath(); g.moveTo(0, sy(gy)); g.lineTo(width, sy(gy)); g.stroke();
+  for (let gy = Math.ceil((me.y - height / scale) / 5) * 5; gridY(gy) > 0; gy += 5) {
+    g.beginPath(); g.moveTo(0, gridY(gy)); g.lineTo(width, gridY(gy)); g.stroke();
   }
   g.font = "12px system-ui, sans-serif";
   g.textAlign = "center";
