@@ -62,7 +62,7 @@ class WorldServer:
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
+                WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number)),
         )
         self.content: Content
         self.metrics = self._declare_metrics()

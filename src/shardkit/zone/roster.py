@@ -249,11 +249,14 @@ class Roster:
         player.conn.close(f"kicked: {reason}")
 
     async def through_portal(self, player: Player, portal: str, zone: str, x: float,
-                             y: float) -> None:
-        """Save the player in ``zone`` at (x, y) and let it go: its client enters again there."""
+                             y: float) -> bool:
+        """Save the player in ``zone`` at (x, y) and let it go: its client enters again there.
+
+        True once it was saved there; False if it had left already or the save failed.
+        """
         async with self.admissions.turn(player.account_id):
             if self.players.get(player.eid) is not player:
-                return
+                return False
             log.info("%s took portal %s to %s", quote(player.name), quote(portal), zone)
             saved = await self.remove(player, final=True, moved_to=(zone, x, y))
         if not saved:
@@ -261,3 +264,4 @@ class Roster:
         else:
             notify(player.conn, Portal(portal, zone, x, y, True))
         player.conn.close("went through a portal")
+        return saved

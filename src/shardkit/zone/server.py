@@ -57,8 +57,10 @@ class ZoneServer:
         self.sim = self.engine.sim
         self.save_interval = settings.server.characters.save_interval_s
         world_router = Router()  # what the WorldServer calls on us: services added below
+        # the WorldServer listens where we do (its bind): loopback unless bound to one address
+        world_host = "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
         self.world_link = ServiceLink(
-            "127.0.0.1", world_port, role="zone", name=name, secret=self.link_key,
+            world_host, world_port, role="zone", name=name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up, router=world_router)
         self.world_api = WorldZoneApi(self.world_link)
         self.roster = Roster(name, self.engine, chat_per_s=world.chat_per_s,
@@ -84,7 +86,7 @@ class ZoneServer:
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
-        self.admin = ZoneAdmin(self.roster, self.ticker, self.content)
+        self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None
