@@ -14,6 +14,7 @@ from shardkit.config.settings import Settings
 from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.account_port import AccountPort
 from shardkit.master.bans import ActiveBan, BanList, Network
+from shardkit.master.forwarding import BridgeForwarding, forward_key
 from shardkit.master.gate import WorldGate
 from shardkit.master.gm_admin import GMAdmin
 from shardkit.master.gm_tickets import GMTicketService
@@ -206,6 +207,7 @@ class MasterServer:
             ServicePort(self.registry, self.gate, self.services),
             GMTicketService(self.accounts, settings),
             GMAdmin(self.accounts, self.game_masters, self),
+            BridgeForwarding(forward_key(settings.secrets.key("master_link"))),
             ServiceAuth({"daemon": settings.secrets.key("master_link"),
                          "characters": settings.secrets.key("characters_link")}, "master"),
         )
