@@ -4,8 +4,9 @@ the client's following of its world, and zones' retried final saves."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 import pytest
 
 from shardkit.characters.schemas import SaveResult
@@ -18,7 +19,9 @@ from shardkit.daemon.schedule import ScheduledReboots, next_countdown, skipped
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.store.character_types import CharacterState
 from shardkit.wire.rpc import RpcError
+from shardkit.world.going_down import PlannedStop
 from shardkit.world.notifications import GoingDown
+from shardkit.world.players import Players
 from shardkit.zone.save_retry import SaveRetries
 
 DAY = 86400.0
@@ -247,3 +250,34 @@ async def test_final_saves_wait_and_are_retried_until_acknowledged() -> None:
         await asyncio.sleep(0)
     assert saved == [7] and len(retries) == 0
     assert await retries.flush(1.0) == 0
+
+
+# --------------------------------------------------------------- planned stop
+class FakePlayer:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send_encoded(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def _told(player: FakePlayer) -> list[GoingDown]:
+    return [GoingDown(*msgspec.msgpack.decode(data)[2]) for data in player.sent]
+
+
+def test_a_world_server_passes_the_countdown_on_and_knows_its_stop_is_planned() -> None:
+    players = [FakePlayer(), FakePlayer()]
+    planned = PlannedStop(cast(Players, players), "Atlantis/0")
+    planned.going_down(cast(Any, None), GoingDown("reboot", 60, 15, "in a minute"))
+    assert planned.planned == ""  # a warning, not the stop yet
+    planned.going_down(cast(Any, None), GoingDown("reboot", 0, 15, "now"))
+    assert planned.planned == "reboot"
+    planned.stopping()  # the SIGTERM that follows: players were told already
+    assert [n.in_s for n in _told(players[0])] == [60, 0]
+    assert _told(players[1]) == _told(players[0])
+
+    unannounced = PlannedStop(cast(Players, players[:1]), "Atlantis/1")
+    unannounced.stopping()  # stopped by a signal with no countdown: players are told so
+    last = _told(players[0])[-1]
+    assert (last.reason, last.in_s, last.back_in_s) == ("stop", 0, 0)
+    assert unannounced.planned == "stop"
