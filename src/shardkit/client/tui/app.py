@@ -23,7 +23,7 @@ from shardkit.zone.schemas import Entered
 __all__ = ["ShardkitApp", "TuiClient"]
 
 T = TypeVar("T")
-REFRESH_HZ = 15.0  # the screen follows the client's state this often at most
+REFRESH_HZ = 10.0  # the screen follows the client's state this often at most
 RECONNECT_TRIES = 8
 PORTAL_WAIT_S = 10.0  # a portal's move not done by then counts as a lost link
 CLOSE_TIMEOUT_S = 15.0
@@ -88,15 +88,21 @@ class ShardkitApp(App[int]):
     def _client_changed(self) -> None:
         self._dirty = True
 
-    async def attempt(self, doing: str, call: Awaitable[T]) -> T | None:
-        """Await a server call, saying what is under way; a failure is shown, not raised."""
-        self.set_status(f"{doing}...")
+    async def attempt(self, doing: str, call: Awaitable[T], *, quiet: bool = False) -> T | None:
+        """Await a server call, saying what is under way; a failure is shown, not raised.
+
+        ``quiet``: a routine call (a refresh) that the status line mentions only if it fails.
+        """
+        under_way = f"{doing}..."
+        if not quiet:
+            self.set_status(under_way)
         try:
             result = await call
         except NETWORK_ERRORS as exc:
             self.set_status(f"{doing} failed: {_problem(exc)}")
             return None
-        self.set_status(f"{doing}: done")
+        if self.status == under_way:
+            self.set_status(f"{doing}: done")
         return result
 
     def safely(self, send: Callable[[], None]) -> None:

@@ -118,6 +118,8 @@ class GameScreen(_Screen):
         self._stop_timer: Timer | None = None
         self._heard = self._guild = self._refused = 0
         self._combat_total = 0
+        self._ready = False  # composed and mounted: redraw has widgets to draw on
+        self._shown: tuple[object, ...] = ()  # what the map and the panel show now
 
     def body(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -132,19 +134,29 @@ class GameScreen(_Screen):
         self._refused, self._combat_total = len(state.refused), state.combat_total
         self.query_one(ChatPane).system("press ? for the keys; Enter to chat")
         self.query_one(MapView).focus()
+        self._ready = True
         self.redraw()
 
     # ----------------------------------------------------------- drawing
     def redraw(self) -> None:
         """Show the client's state as it is now (the app calls this after each change)."""
+        if not self._ready:
+            return
         app = self.shardkit
         client, state = app.client, app.client.state
         entered, me = client.entered, client.me()
         centre = ((me.x, me.y) if me is not None
                   else (entered.x, entered.y) if entered is not None else (0.0, 0.0))
-        self.query_one(MapView).show(state.seen, entered, centre)
-        self.query_one(SidePanel).show(self.character, entered, me, state.progress, state.seen,
-                                       state.saved, app.saved_at)
+        progress = state.progress
+        shown = (centre, entered, state.saved, progress.level, progress.xp, progress.gold,
+                 tuple(progress.items.items()),
+                 tuple((eid, e.x, e.y, e.hp, e.max_hp, e.level, e.flags)
+                       for eid, e in state.seen.items()))
+        if shown != self._shown:  # most ticks change nothing in sight: nothing to redraw
+            self._shown = shown
+            self.query_one(MapView).show(state.seen, entered, centre)
+            self.query_one(SidePanel).show(self.character, entered, me, progress, state.seen,
+                                           state.saved, app.saved_at)
         chat = self.query_one(ChatPane)
         for channel, speaker, text in state.heard[self._heard:]:
             chat.heard(channel, speaker, text)
@@ -164,7 +176,8 @@ class GameScreen(_Screen):
         self._combat_total = state.combat_total
 
     def notice(self, text: str) -> None:
-        self.query_one(ChatPane).system(text)
+        if self._ready:
+            self.query_one(ChatPane).system(text)
 
     # ----------------------------------------------------------- actions
     def action_walk(self, dx: float, dy: float) -> None:
@@ -213,6 +226,7 @@ class GameScreen(_Screen):
 
     def action_zoom(self, factor: float) -> None:
         self.query_one(MapView).zoom_by(factor)
+        self._shown = ()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

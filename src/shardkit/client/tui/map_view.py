@@ -32,6 +32,7 @@ GROUND_STYLE = Style(color="grey35")
 FAR_STYLE = Style(color="grey19")  # ground beyond what the zone shows us
 OUTSIDE_STYLE = Style(color="grey23")
 
+UNBOUNDED = 1e9  # a zone size or view radius we were not told
 MIN_ZOOM, MAX_ZOOM = 0.5, 8.0  # zone units per map column
 
 
@@ -73,23 +74,37 @@ class MapGrid:
                 self.cy - (row - self.rows // 2) * 2 * self.zoom)
 
 
+def _span(low: float, high: float, origin: float, step: float, count: int,
+          middle: int) -> tuple[int, int]:
+    """The cells [first, last) whose middle lies within [low, high] along one axis."""
+    first = max(0, math.ceil((low - origin) / step - 1e-9) + middle)
+    last = min(count, math.floor((high - origin) / step + 1e-9) + middle + 1)
+    return first, max(first, last)
+
+
 def draw(grid: MapGrid, seen: Mapping[int, Seen], me: int, entered: Entered | None,
          ) -> list[list[tuple[str, Style]]]:
     """The map's cells: ground, the zone's edge, portals, then everyone in view, us on top."""
-    width = entered.width if entered and entered.width else math.inf
-    height = entered.height if entered and entered.height else math.inf
-    view = entered.view_radius if entered else math.inf
+    width = entered.width if entered and entered.width else UNBOUNDED
+    height = entered.height if entered and entered.height else UNBOUNDED
+    view = entered.view_radius if entered else UNBOUNDED
+    cols, middle = grid.cols, grid.cols // 2
+    outside = (OUTSIDE, OUTSIDE_STYLE)
     cells: list[list[tuple[str, Style]]] = []
     for row in range(grid.rows):
-        line: list[tuple[str, Style]] = []
-        for col in range(grid.cols):
-            x, y = grid.point_of(col, row)
-            if not (0 <= x <= width and 0 <= y <= height):
-                line.append((OUTSIDE, OUTSIDE_STYLE))
-            elif math.hypot(x - grid.cx, y - grid.cy) > view:
-                line.append((GROUND, FAR_STYLE))
-            else:
-                line.append((GROUND, GROUND_STYLE))
+        _, y = grid.point_of(0, row)
+        if not 0 <= y <= height:
+            cells.append([outside] * cols)
+            continue
+        first, last = _span(0.0, width, grid.cx, grid.zoom, cols, middle)
+        line = [outside] * first + [(GROUND, FAR_STYLE)] * (last - first) + [outside] * (
+            cols - last)
+        reach = view * view - (y - grid.cy) ** 2
+        if reach >= 0:
+            near_first, near_last = _span(grid.cx - math.sqrt(reach), grid.cx + math.sqrt(reach),
+                                          grid.cx, grid.zoom, cols, middle)
+            for col in range(max(first, near_first), min(last, near_last)):
+                line[col] = (GROUND, GROUND_STYLE)
         cells.append(line)
     for portal in entered.portals if entered else ():
         for col, row in _area_cells(grid, portal):
@@ -108,18 +123,19 @@ def draw(grid: MapGrid, seen: Mapping[int, Seen], me: int, entered: Entered | No
 
 def _area_cells(grid: MapGrid, portal: PortalSign) -> Iterable[tuple[int, int]]:
     """The cells whose middle lies in a portal's area (at least the one of its centre)."""
-    found = False
-    for row in range(grid.rows):
-        for col in range(grid.cols):
-            x, y = grid.point_of(col, row)
-            if (portal.x <= x <= portal.x + portal.width
-                    and portal.y <= y <= portal.y + portal.height):
-                found = True
+    cols = _span(portal.x, portal.x + portal.width, grid.cx, grid.zoom, grid.cols,
+                 grid.cols // 2)
+    # rows count downwards from the north: flip the axis to use the same span rule
+    rows = _span(-(portal.y + portal.height), -portal.y, -grid.cy, 2 * grid.zoom, grid.rows,
+                 grid.rows // 2)
+    if cols[0] < cols[1] and rows[0] < rows[1]:
+        for row in range(*rows):
+            for col in range(*cols):
                 yield col, row
-    if not found:
-        at = grid.cell_of(portal.x + portal.width / 2, portal.y + portal.height / 2)
-        if at is not None:
-            yield at
+        return
+    at = grid.cell_of(portal.x + portal.width / 2, portal.y + portal.height / 2)
+    if at is not None:
+        yield at
 
 
 class MapView(Widget):
@@ -127,7 +143,9 @@ class MapView(Widget):
 
     DEFAULT_CSS = """
     MapView { width: 1fr; height: 1fr; border: round $primary; }
+    MapView:focus { border: round $accent; }
     """
+    can_focus = True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -162,8 +180,14 @@ class MapView(Widget):
         for number, row in enumerate(cells):
             if number:
                 text.append("\n")
-            for glyph, style in row:
-                text.append(glyph, style)
+            run, run_style = "", None
+            for glyph, style in row:  # one span per run of a style: cheap to draw
+                if style is not run_style and run:
+                    text.append(run, run_style)
+                    run = ""
+                run, run_style = run + glyph, style
+            if run:
+                text.append(run, run_style)
             lines.append("".join(glyph for glyph, _ in row))
         self.lines = lines
         return text

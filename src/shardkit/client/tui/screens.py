@@ -110,7 +110,8 @@ class WorldsScreen(_Screen):
         self.run_worker(self._refresh(), exclusive=True, group="worlds")
 
     async def _refresh(self) -> None:
-        worlds = await self.shardkit.attempt("listing the worlds", self.shardkit.client.worlds())
+        worlds = await self.shardkit.attempt("listing the worlds", self.shardkit.client.worlds(),
+                                            quiet=True)
         if worlds is None:
             return
         table = self.query_one("#worlds", DataTable)
@@ -167,7 +168,8 @@ class CharactersScreen(_Screen):
 
     async def _reload(self) -> None:
         app = self.shardkit
-        found = await app.attempt("listing your characters", app.client.characters())
+        found = await app.attempt("listing your characters", app.client.characters(),
+                                  quiet=True)
         if found is None:
             return
         table = self.query_one("#characters", DataTable)

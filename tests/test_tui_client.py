@@ -1,0 +1,189 @@
+"""The full-screen terminal client driven as a person would (Textual's pilot) against a cluster.
+
+The checks read the screen as the player sees it: the whole screen's text, composed by
+Textual as it would be written to the terminal. With ``SHARDKIT_SCREENSHOTS=1`` the test
+saves what it saw as ``docs/img/terminal-client.png`` (needs the ``screenshots`` extra).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from shardkit.client.session import GameClient
+from shardkit.client.tui import ShardkitApp
+from shardkit.client.tui.game import GameScreen
+from shardkit.client.tui.map_view import MapView
+from shardkit.client.tui.screens import CharactersScreen, WorldsScreen
+
+WAIT = 30.0  # upper bound for any one thing the cluster or the client does
+SIZE = (132, 42)
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "terminal-client.png"
+SCREENSHOT_ENV = "SHARDKIT_SCREENSHOTS"
+
+
+def _unique() -> str:
+    return "".join(chr(ord("a") + int(digit, 16)) for digit in uuid.uuid4().hex[:10])
+
+
+def screen_lines(app: ShardkitApp) -> list[str]:
+    """The whole screen as text lines: what ``export_screenshot`` draws, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def screen_text(app: ShardkitApp) -> str:
+    return "\n".join(screen_lines(app))
+
+
+async def until(pilot: Pilot[int], check: Callable[[], object], what: str,
+                timeout: float = WAIT) -> None:
+    """Let the app run until ``check()`` is truthy; fail naming ``what`` (and the screen)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen in {timeout} s; the screen:\n"
+                                 f"{screen_text(pilot.app)}")  # type: ignore[arg-type]
+        await pilot.pause(0.1)
+
+
+def map_glyph(app: ShardkitApp, x: float, y: float) -> str:
+    """The character on the screen where the map shows zone point (x, y)."""
+    views = app.screen.query(MapView)
+    if not views:
+        return ""  # not composed yet
+    view = views.first()
+    at = view.grid.cell_of(x, y)
+    if at is None:
+        return ""
+    region = view.content_region
+    lines = screen_lines(app)
+    return lines[region.y + at[1]][region.x + at[0]]
+
+
+def save_screenshot(app: ShardkitApp) -> None:
+    import cairosvg  # the screenshots extra
+
+    svg = app.export_screenshot(title="shardkit play").replace("Fira Code", "DejaVu Sans Mono")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    cairosvg.svg2png(bytestring=svg.encode(), write_to=str(SCREENSHOT))
+
+
+async def second_player(port: int) -> tuple[GameClient, str]:
+    """Another player, through the client library, in the game in town."""
+    client = GameClient("127.0.0.1", port)
+    account, name = f"tb_{_unique()}", f"Tb{_unique()}"
+    await client.register(account, "second player")
+    await client.login(account, "second player")
+    await client.enter_world("Atlantis")
+    await client.create_character(name)
+    await client.enter_game(name)
+    return client, name
+
+
+@pytest.mark.cluster
+async def test_register_enter_see_a_player_move_and_chat(cluster) -> None:
+    account, character = f"tt_{_unique()}", f"Tt{_unique()}"
+    app = ShardkitApp("127.0.0.1", cluster.master_port)
+    bob: GameClient | None = None
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            # registration logs straight in, and the world list shows population and status
+            await until(pilot, lambda: "Welcome to shardkit" in screen_text(app), "login form")
+            await pilot.press(*account, "tab", *"a long walk home", "ctrl+r")
+            await until(pilot, lambda: isinstance(app.screen, WorldsScreen), "the world list")
+            await until(pilot, lambda: "Atlantis" in screen_text(app), "Atlantis listed")
+            row = next(line for line in screen_lines(app) if "Atlantis" in line).split()
+            assert row[1] == "up" and re.fullmatch(r"\d+/\d+", row[2]), row
+            assert f"logged in as {account} (new account)" in screen_text(app)
+            await pilot.press("enter")
+
+            # a new character, then into the game
+            await until(pilot, lambda: isinstance(app.screen, CharactersScreen), "characters")
+            await until(pilot, lambda: "no characters here yet" in screen_text(app),
+                        "the empty character list")
+            await pilot.press(*character, "enter")
+            await until(pilot, lambda: f"created {character}" in screen_text(app), "created")
+            await until(pilot, lambda: app.screen.focused is not None
+                        and not isinstance(app.screen.focused, Input), "the list focused")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, GameScreen), "the game screen")
+            await until(pilot, lambda: app.client.me() is not None, "our own entity")
+            me = app.client.me()
+            assert me is not None
+            await until(pilot, lambda: map_glyph(app, me.x, me.y) == "@", "us in the middle")
+            view = app.screen.query_one(MapView)
+            assert view.grid.cell_of(me.x, me.y) == (view.grid.cols // 2, view.grid.rows // 2)
+
+            # a second player nearby shows on the map, where it stands, and in the panel
+            bob, bob_name = await second_player(cluster.master_port)
+            await until(pilot, lambda: bob_name in screen_text(app), "the second player listed")
+            bob_at = bob.me() or await bob.wait_for(lambda s: bob.me(), WAIT)
+            await until(pilot, lambda: map_glyph(app, bob_at.x, bob_at.y) == "@",
+                        "the second player's @ on the map")
+
+            # it walks east: the map shows it at its new place, and no longer at the old one
+            bob.move(1, 0)
+            await bob.wait_for(lambda s: (bob.me() or bob_at).x > bob_at.x + 8, WAIT)
+            bob.move(0, 0)
+            moved = await bob.wait_for(lambda s: _settled(bob), WAIT)
+            me = app.client.me()
+            assert me is not None
+            await until(pilot, lambda: map_glyph(app, moved.x, moved.y) == "@",
+                        "the second player's @ at its new place")
+            old = app.screen.query_one(MapView).grid.cell_of(bob_at.x, bob_at.y)
+            if old not in (app.screen.query_one(MapView).grid.cell_of(me.x, me.y),
+                           app.screen.query_one(MapView).grid.cell_of(moved.x, moved.y)):
+                assert map_glyph(app, bob_at.x, bob_at.y) != "@"
+
+            # it says something: the chat pane shows the line
+            bob.say(f"hello {character}")
+            await until(pilot, lambda: f"[say] {bob_name}: hello {character}"
+                        in screen_text(app), "the second player's line in the chat pane")
+
+            # we talk back, on the say channel and in a whisper
+            await pilot.press("enter", *"hi there", "enter")
+            await bob.wait_for(lambda s: ("say", character, "hi there") in s.heard, WAIT)
+            await pilot.press("enter", *f"/w {bob_name} just you", "enter")
+            await bob.wait_for(lambda s: ("whisper", character, "just you") in s.heard, WAIT)
+            await until(pilot, lambda: f"[whisper] to {bob_name}: just you" in screen_text(app),
+                        "our whisper echoed")
+
+            # the help lists the keys
+            await pilot.press("question_mark")
+            await until(pilot, lambda: "attack the nearest creature" in screen_text(app), "help")
+            await pilot.press("escape")
+            await until(pilot, lambda: "attack the nearest creature" not in screen_text(app),
+                        "help closed")
+            if os.environ.get(SCREENSHOT_ENV) == "1":
+                save_screenshot(app)
+
+            # q logs out: the status line says the character is saved, and the client ends
+            await pilot.press("q")
+            await until(pilot, lambda: app.return_code is not None, "the client ending")
+            assert app.return_code == 0
+            assert f"{character} is saved" in app.status
+        finally:
+            if bob is not None:
+                await bob.close()
+
+
+def _settled(client: GameClient) -> object:
+    """Our entity, once it stood still for a tick (the last sync moved it no further)."""
+    me = client.me()
+    if me is None or client.state.tick - me.tick < 2:
+        return None
+    return me
