@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -20,11 +21,15 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from shardkit.client.events import Seen
 from shardkit.client.session import GameClient
 from shardkit.client.tui import ShardkitApp
+from shardkit.client.tui.chat import Outgoing, parse_chat
 from shardkit.client.tui.game import GameScreen
-from shardkit.client.tui.map_view import MapView
+from shardkit.client.tui.map_view import ME, MapGrid, MapView, draw
+from shardkit.client.tui.panel import experience_span
 from shardkit.client.tui.screens import CharactersScreen, WorldsScreen
+from shardkit.zone.schemas import Entered, PortalSign
 
 WAIT = 30.0  # upper bound for any one thing the cluster or the client does
 SIZE = (132, 42)
@@ -162,6 +167,20 @@ async def test_register_enter_see_a_player_move_and_chat(cluster) -> None:
             await until(pilot, lambda: f"[whisper] to {bob_name}: just you" in screen_text(app),
                         "our whisper echoed")
 
+            # a dropped link to the zone: the client gets back in by itself and says so
+            assert app.client.zone is not None
+            app.client.zone.close("the test cuts the link")
+            await until(pilot, lambda: "reconnecting" in app.status or "back in" in app.status,
+                        "the status line telling of the reconnect")
+            await until(pilot, lambda: "back in the game" in app.status
+                        or "playing" in app.status, "back in the game")
+            await until(pilot, lambda: app.client.zone is not None
+                        and not app.client.zone.closed.is_set() and app.client.me() is not None,
+                        "our entity again")
+            me = app.client.me()
+            assert me is not None
+            await until(pilot, lambda: map_glyph(app, me.x, me.y) == "@", "us on the map again")
+
             # the help lists the keys
             await pilot.press("question_mark")
             await until(pilot, lambda: "attack the nearest creature" in screen_text(app), "help")
@@ -187,3 +206,63 @@ def _settled(client: GameClient) -> object:
     if me is None or client.state.tick - me.tick < 2:
         return None
     return me
+
+
+# ------------------------------------------------------------ without a cluster
+
+
+def test_chat_lines_pick_their_channel() -> None:
+    assert parse_chat("hello", "say") == Outgoing("say", "hello")
+    assert parse_chat("hello", "zone") == Outgoing("zone", "hello")
+    assert parse_chat("/z all of town", "say") == Outgoing("zone", "all of town")
+    assert parse_chat("/world hi", "say") == Outgoing("world", "hi")
+    assert parse_chat("/g guild news", "say") == Outgoing("guild", "guild news")
+    assert parse_chat("/w Bob psst there", "say") == Outgoing("whisper", "psst there", "Bob")
+    assert parse_chat("again", "whisper", "Bob") == Outgoing("whisper", "again", "Bob")
+    assert parse_chat("again", "whisper") == "whisper to whom? /w NAME TEXT"
+    assert parse_chat("/w Bob", "say") == "say what? /w TEXT"
+    assert isinstance(parse_chat("/dance", "say"), str)
+    assert parse_chat("   ", "say") == "nothing to say"
+
+
+def test_map_draws_us_in_the_middle_others_creatures_portals_and_the_edge() -> None:
+    entered = Entered(1, "town", 10.0, 10.0, 10.0, 5.0, width=1000.0, height=1000.0,
+                      portals=[PortalSign("gate", 20.0, 6.0, 4.0, 8.0, "meadow")])
+    seen = {1: Seen("Me", 10.0, 10.0, 0), 2: Seen("Bob", 4.0, 14.0, 0),
+            3: Seen("wolf", 16.0, 4.0, 0, kind=2), 4: Seen("boar", 12.0, 10.0, 0, kind=2,
+                                                            flags=1)}
+    grid = MapGrid(41, 21, 10.0, 10.0, 1.0)
+    rows = ["".join(glyph for glyph, _ in row) for row in draw(grid, seen, 1, entered)]
+    assert rows[10][20] == ME
+    assert grid.cell_of(4.0, 14.0) == (14, 8) and rows[8][14] == "@"
+    assert rows[13][26] == "w"  # a creature: the first letter of its kind
+    assert rows[10][22] == "%"  # the dead
+    assert grid.cell_of(22.0, 10.0) == (32, 10) and rows[10][32] == "O"
+    assert rows[10][0] == "#" and rows[10][9] == "#" and rows[10][10] == "."  # x < 0: outside
+    for col in range(41):
+        for row in range(21):
+            x, y = grid.point_of(col, row)
+            assert grid.cell_of(x, y) == (col, row)
+
+
+def test_experience_bar_spans_the_current_level() -> None:
+    thresholds = [100, 300, 600]
+    assert experience_span(1, 40, thresholds) == (40, 100)
+    assert experience_span(2, 150, thresholds) == (50, 200)
+    assert experience_span(4, 700, thresholds) == (100, 0)  # the cap: nothing more to reach
+    assert experience_span(1, 5, []) == (5, 0)
+
+
+async def test_an_unreachable_master_is_a_clear_status_line() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens here once the socket is closed
+    app = ShardkitApp("127.0.0.1", port)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "Welcome to shardkit" in screen_text(app), "login form")
+        await pilot.press(*"someone", "tab", *"a password", "enter")
+        await until(pilot, lambda: "is `shardkit up` running?" in screen_text(app),
+                    "the status line naming the problem")
+        assert "logging in as someone failed" in app.status
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: app.return_code is not None, "the client ending")

@@ -101,10 +101,11 @@ class ChatPane(Vertical):
             yield Input(placeholder="Enter: talk   /w NAME TEXT: whisper   Esc: back to the map",
                         id="chat-input", compact=True)
 
-    def _channel_label(self) -> str:
+    def _channel_label(self) -> Text:
+        """The channel as plain text (a label string would be read as markup)."""
         if self.channel == "whisper" and self.whisper_to:
-            return f"[to {self.whisper_to[:6]}]"
-        return f"[{self.channel}]"
+            return Text(f"[to {self.whisper_to[:6]}]", CHANNEL_STYLES["whisper"])
+        return Text(f"[{self.channel}]", CHANNEL_STYLES.get(self.channel, Style()))
 
     def next_channel(self) -> None:
         """Select the next channel (F2 or a click on the channel)."""
