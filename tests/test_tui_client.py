@@ -28,7 +28,7 @@ from shardkit.client.tui.chat import Outgoing, parse_chat
 from shardkit.client.tui.game import GameScreen
 from shardkit.client.tui.map_view import ME, MapGrid, MapView, draw
 from shardkit.client.tui.panel import experience_span
-from shardkit.client.tui.screens import CharactersScreen, WorldsScreen
+from shardkit.client.tui.screens import CharactersScreen, LoginScreen, WorldsScreen
 from shardkit.zone.schemas import Entered, PortalSign
 
 WAIT = 30.0  # upper bound for any one thing the cluster or the client does
@@ -264,5 +264,20 @@ async def test_an_unreachable_master_is_a_clear_status_line() -> None:
         await until(pilot, lambda: "is `shardkit up` running?" in screen_text(app),
                     "the status line naming the problem")
         assert "logging in as someone failed" in app.status
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: app.return_code is not None, "the client ending")
+
+
+async def test_a_kick_is_said_on_the_status_line_and_leads_back_to_the_login() -> None:
+    app = ShardkitApp("127.0.0.1", 1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "Welcome to shardkit" in screen_text(app), "login form")
+        client = app.client
+        client.state.kicked = "spamming the town square"  # as the servers' `kicked` sets it
+        client.changed()
+        await until(pilot, lambda: "kicked: spamming the town square" in screen_text(app),
+                    "the kick and its reason on the status line")
+        assert app.client is not client  # a fresh client: nothing of the old session is used
+        assert isinstance(app.screen, LoginScreen)
         await pilot.press("ctrl+q")
         await until(pilot, lambda: app.return_code is not None, "the client ending")
