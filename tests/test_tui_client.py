@@ -13,10 +13,11 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import Cluster, start_cluster
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -35,6 +36,7 @@ WAIT = 30.0  # upper bound for any one thing the cluster or the client does
 SIZE = (132, 42)
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "terminal-client.png"
 SCREENSHOT_ENV = "SHARDKIT_SCREENSHOTS"
+ZONE_CONTENT = Path(__file__).resolve().parent / "zone_content"
 
 
 def _unique() -> str:
@@ -206,6 +208,64 @@ def _settled(client: GameClient) -> object:
     if me is None or client.state.tick - me.tick < 2:
         return None
     return me
+
+
+@pytest.fixture(scope="module")
+def arena_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A cluster on the test content: the arena has a portal and a creature near its spawn."""
+    running = start_cluster(tmp_path_factory.mktemp("tui_arena"), zones=("arena", "field"),
+                            content_dir=str(ZONE_CONTENT))
+    yield running
+    assert running.stop() == 0, "\n".join(running.up.lines[-40:])
+
+
+@pytest.mark.cluster
+async def test_portal_and_creature_on_the_map_and_walking_through_the_portal(
+        arena_cluster: Cluster) -> None:
+    account, character = f"tp_{_unique()}", f"Tp{_unique()}"
+    app = ShardkitApp("127.0.0.1", arena_cluster.master_port)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "Welcome to shardkit" in screen_text(app), "login form")
+        await pilot.press(*account, "tab", *"through the door", "ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, WorldsScreen), "the world list")
+        await until(pilot, lambda: "Atlantis" in screen_text(app), "Atlantis listed")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CharactersScreen), "characters")
+        await until(pilot, lambda: "no characters here yet" in screen_text(app), "no characters")
+        await pilot.press(*character, "enter")
+        await until(pilot, lambda: app.screen.focused is not None
+                    and not isinstance(app.screen.focused, Input), "the list focused")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, GameScreen), "the game screen")
+        await until(pilot, lambda: app.client.me() is not None, "our own entity")
+
+        # the west door (x 0-6, y 40-50) is an O; the training dummy at (50, 20) a "t"
+        await until(pilot, lambda: map_glyph(app, 3.0, 45.0) == "O", "the portal on the map")
+        await until(pilot, lambda: map_glyph(app, 50.0, 20.0) == "t", "the creature's letter")
+        assert "Training Dummy" in screen_text(app)  # in sight, in the panel
+
+        # walk west to the zone's edge, then north along it into the door: the field is drawn
+        for _ in range(40):
+            me = app.client.me()
+            if me is not None and me.x < 1.0:
+                break
+            await pilot.press("left")
+        else:
+            pytest.fail(f"walking west never reached the edge:\n{screen_text(app)}")
+        for _ in range(40):
+            entered = app.client.entered
+            if entered is not None and entered.zone == "field":
+                break
+            await pilot.press("up")
+        else:
+            pytest.fail(f"walking north never went through the door:\n{screen_text(app)}")
+        await until(pilot, lambda: "field  (50, 50)" in screen_text(app),
+                    "the map of the field, around the portal's target")
+        await until(pilot, lambda: f"playing {character} in field" in app.status,
+                    "the status line naming the new zone")
+        await until(pilot, lambda: map_glyph(app, 97.0, 45.0) == "O", "the field's east door")
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_code is not None, "the client ending")
 
 
 # ------------------------------------------------------------ without a cluster
