@@ -243,6 +243,9 @@ async def test_portal_and_creature_on_the_map_and_walking_through_the_portal(
         await until(pilot, lambda: map_glyph(app, 3.0, 45.0) == "O", "the portal on the map")
         await until(pilot, lambda: map_glyph(app, 50.0, 20.0) == "t", "the creature's letter")
         assert "Training Dummy" in screen_text(app)  # in sight, in the panel
+        await pilot.press("f")  # the nearest creature is the dummy, out of reach from here
+        await until(pilot, lambda: "you attack Training Dummy" in screen_text(app)
+                    and "attack refused: too far away" in screen_text(app), "the attack refused")
 
         # walk west to the zone's edge, then north along it into the door: the field is drawn
         for _ in range(40):

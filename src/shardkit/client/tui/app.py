@@ -316,6 +316,12 @@ class ShardkitApp(App[int]):
         try:
             for attempt in range(1, RECONNECT_TRIES + 1):
                 self.set_status(f"{why}; reconnecting (try {attempt} of {RECONNECT_TRIES})")
+                master_gone = client.master is None or client.master.closed.is_set()
+                if master_gone and (client.world is None or client.world.closed.is_set()):
+                    self.in_game = False  # a world ticket needs the login on the master
+                    await self._drop_all(f"{why}, and the link to the master with it:"
+                                         " log in again")
+                    return
                 try:
                     if client.world is None or client.world.closed.is_set():
                         await client.enter_world(self.world)

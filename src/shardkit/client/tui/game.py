@@ -35,6 +35,11 @@ KEYS = (
     ("q", "log out (your character is saved) and quit"),
     ("? or F1", "this help"),
 )
+REFUSALS = {  # the zone's reasons for refusing an attack, in words
+    "out_of_range": "too far away: walk closer", "cooldown": "not ready to strike again yet",
+    "dead": "you are dead", "no_target": "nothing there to attack",
+    "not_allowed": "not allowed here",
+}
 LEGEND = ("map: @ on yellow is you, cyan @ other players, red letters creatures (w: wolf),"
           " % the dead, O portals (walk in to travel), # beyond the zone's edge")
 
@@ -165,7 +170,7 @@ class GameScreen(_Screen):
             chat.heard("guild", speaker, text)
         self._guild = len(state.guild_chat)
         for _target, reason in state.refused[self._refused:]:
-            chat.system(f"attack refused: {reason}")
+            chat.system(f"attack refused: {REFUSALS.get(reason, reason)}")
         self._refused = len(state.refused)
         fresh = min(state.combat_total - self._combat_total, len(state.combat))
         me_id = entered.entity_id if entered else 0
