@@ -172,10 +172,10 @@ async def test_register_enter_see_a_player_move_and_chat(cluster) -> None:
             # a dropped link to the zone: the client gets back in by itself and says so
             assert app.client.zone is not None
             app.client.zone.close("the test cuts the link")
-            await until(pilot, lambda: "reconnecting" in app.status or "back in" in app.status,
-                        "the status line telling of the reconnect")
-            await until(pilot, lambda: "back in the game" in app.status
-                        or "playing" in app.status, "back in the game")
+            await until(pilot, lambda: "the link to the zone dropped; reconnecting"
+                        in screen_text(app), "the chat pane telling of the reconnect")
+            await until(pilot, lambda: "back in the game (the link to the zone dropped; try"
+                        in screen_text(app), "back in the game")
             await until(pilot, lambda: app.client.zone is not None
                         and not app.client.zone.closed.is_set() and app.client.me() is not None,
                         "our entity again")

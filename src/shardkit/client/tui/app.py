@@ -313,6 +313,7 @@ class ShardkitApp(App[int]):
     async def _get_back_in(self, why: str) -> None:
         """Enter the game again (the world first if its link is gone), backing off."""
         client, problem = self.client, ""
+        self._notice(f"{why}; reconnecting")
         try:
             for attempt in range(1, RECONNECT_TRIES + 1):
                 self.set_status(f"{why}; reconnecting (try {attempt} of {RECONNECT_TRIES})")
@@ -332,6 +333,7 @@ class ShardkitApp(App[int]):
                         return  # logged out or kicked meanwhile
                     await asyncio.sleep(min(2.0 ** (attempt - 1), 10.0))
                     continue
+                self._notice(f"back in the game ({why}; try {attempt})")  # stays in the chat
                 self.set_status(f"back in the game: {why} before")
                 return
             self.in_game = False
