@@ -262,10 +262,9 @@ async def test_portal_and_creature_on_the_map_and_walking_through_the_portal(
             await pilot.press("up")
         else:
             pytest.fail(f"walking north never went through the door:\n{screen_text(app)}")
-        await until(pilot, lambda: "field  (50, 50)" in screen_text(app),
-                    "the map of the field, around the portal's target")
-        await until(pilot, lambda: f"playing {character} in field" in app.status,
-                    "the status line naming the new zone")
+        await until(pilot, lambda: "╭─ field  (" in screen_text(app), "the map of the field")
+        await until(pilot, lambda: f"playing {character} in field at (50, 50)" in app.status,
+                    "the status line naming the new zone and the portal's target")
         await until(pilot, lambda: map_glyph(app, 97.0, 45.0) == "O", "the field's east door")
         await pilot.press("q")
         await until(pilot, lambda: app.return_code is not None, "the client ending")

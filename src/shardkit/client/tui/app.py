@@ -17,7 +17,7 @@ from shardkit.client.tui.game import GameScreen
 from shardkit.client.tui.screens import CharactersScreen, LoginScreen, WorldsScreen
 from shardkit.wire.rpc import RpcError
 from shardkit.wire.text import clean_text
-from shardkit.zone.notifications import Portal, Saved
+from shardkit.zone.notifications import Portal, Saved, Transfer
 from shardkit.zone.schemas import Entered
 
 __all__ = ["ShardkitApp", "TuiClient"]
@@ -72,7 +72,7 @@ class ShardkitApp(App[int]):
         self._reconnecting = False
         self._leaving = False
         self._notices = 0
-        self._news: tuple[object, ...] = (None, None, None, None, None)
+        self._news: tuple[object, ...] = (None,) * 6
         self._portal_deadline = 0.0
 
     # ------------------------------------------------------------ plumbing
@@ -253,7 +253,8 @@ class ShardkitApp(App[int]):
     # --------------------------------------------------------- following
     def _news_of(self) -> tuple[object, ...]:
         state = self.client.state
-        return (state.kicked, state.zone_lost, state.portal, state.saved, self.client.entered)
+        return (state.kicked, state.zone_lost, state.portal, state.saved, self.client.entered,
+                state.transfer)
 
     def _follow_state(self) -> None:
         """Show what changed since the last refresh, and react to lost links and moves."""
@@ -282,12 +283,14 @@ class ShardkitApp(App[int]):
             self.set_status(text)
 
     def _news_changed(self) -> None:
-        kicked, zone_lost, portal, saved, entered = news = self._news_of()
+        kicked, zone_lost, portal, saved, entered, transfer = news = self._news_of()
         before = self._news
         self._news = news
-        if kicked is not None and kicked != before[0]:
+        if kicked is not None:
             self.in_game = False  # no reconnecting: the servers put us out
-            self.run_worker(self._drop_all(f"kicked: {kicked}"), group="flow")
+            self.client.state.kicked = None  # told once; a later kick is news again
+            self._news = self._news_of()
+            self.run_worker(self._kicked(str(kicked)), group="flow")
             return
         if isinstance(saved, Saved) and saved is not before[3]:
             self.saved_at = time.time()
@@ -295,6 +298,10 @@ class ShardkitApp(App[int]):
             return
         if zone_lost and zone_lost != before[1]:
             self._reconnect(f"the zone {zone_lost} went down")
+        elif isinstance(transfer, Transfer) and transfer is not before[5]:
+            self._portal_deadline = time.monotonic() + PORTAL_WAIT_S
+            self.set_status(f"through the {transfer.portal} to {transfer.zone}, on another"
+                            " WorldServer...")
         elif isinstance(portal, Portal) and portal is not before[2]:
             if portal.moved:
                 self._portal_deadline = time.monotonic() + PORTAL_WAIT_S
@@ -305,6 +312,17 @@ class ShardkitApp(App[int]):
         if isinstance(entered, Entered) and entered is not before[4]:
             self._portal_deadline = 0.0
             self._announce(entered)
+
+    async def _kicked(self, reason: str) -> None:
+        """Put out by a server: back to the characters if the world link holds, else log in."""
+        why = f"kicked: {reason}"
+        world = self.client.world
+        await asyncio.sleep(0)  # the server closes what it kicked us from right after telling
+        if world is not None and not world.closed.is_set():
+            self.set_status(why)
+            await self.switch_screen(CharactersScreen())
+        else:
+            await self._drop_all(why)
 
     def _reconnect(self, why: str) -> None:
         self._reconnecting = True

@@ -19,6 +19,7 @@ from shardkit.client.tui.chat import ChatPane
 from shardkit.client.tui.map_view import MapView
 from shardkit.client.tui.panel import SidePanel
 from shardkit.client.tui.screens import _Screen
+from shardkit.zone.schemas import Entered
 
 __all__ = ["KEYS", "GameScreen", "HelpScreen", "combat_text", "nearest_target"]
 
@@ -125,6 +126,7 @@ class GameScreen(_Screen):
         self._combat_total = 0
         self._ready = False  # composed and mounted: redraw has widgets to draw on
         self._shown: tuple[object, ...] = ()  # what the map and the panel show now
+        self._entered: Entered | None = None
 
     def body(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -150,6 +152,8 @@ class GameScreen(_Screen):
         app = self.shardkit
         client, state = app.client, app.client.state
         entered, me = client.entered, client.me()
+        if entered is not self._entered:  # a new zone: we stand still there until told
+            self._entered, self.walking = entered, (0.0, 0.0)
         centre = ((me.x, me.y) if me is not None
                   else (entered.x, entered.y) if entered is not None else (0.0, 0.0))
         progress = state.progress
