@@ -26,7 +26,7 @@ from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.notifications import Kicked, Portal, Saved
 from shardkit.zone.progress import is_new_here, item_counts, items_of, mute_of, saved_state
 from shardkit.zone.save_retry import SaveRetries
-from shardkit.zone.schemas import Entered
+from shardkit.zone.schemas import Entered, PortalSign
 
 log = logging.getLogger("shardkit.zone")
 
@@ -168,7 +168,10 @@ class Roster:
             level=progress.level, xp=progress.xp, hp=progress.hp,
             max_hp=int(self.sim.table.max_hp[slot]), gold=progress.gold,
             items=item_counts(progress.items), view_radius=self.sim.view_radius,
-            say_radius=self.sim.zone.say_radius)
+            say_radius=self.sim.zone.say_radius, width=self.sim.width, height=self.sim.height,
+            portals=[PortalSign(p.name, p.area.x, p.area.y, p.area.width, p.area.height,
+                                p.target_zone) for p in self.sim.zone.portals],
+            level_xp=list(self.sim.rules.level_xp))
 
     # -------------------------------------------------------------- leaving
     def _disconnected(self, player: Player) -> None:
