@@ -1,4 +1,7 @@
-"""Name rules for characters and guilds: length, characters, reserved and offensive words."""
+"""Name rules for characters and guilds: length, characters, reserved and offensive words.
+
+Each refusal comes with a reason.
+"""
 
 from __future__ import annotations
 
