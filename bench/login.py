@@ -1,4 +1,4 @@
-"""Logins per second against a master process: SCRAM-SHA-256 from concurrent clients, p50/p99 latency.
+"""Logins per second against a master process: concurrent SCRAM-SHA-256 clients, p50/p99 latency.
 
     python bench/login.py [--clients 50] [--accounts 200] [--seconds 8] [--workers 2]
 
@@ -161,7 +161,8 @@ def _worker(port: int, names: list[str], clients: int, seconds: float, interval:
         await asyncio.gather(*rest, return_exceptions=True)
         cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         results.put({"latencies": [lat for _, lat in out], "errors": errors[:5],
-                     "error_count": len(errors), "cpu_s": cpu, "elapsed_s": time.monotonic() - start})
+                     "error_count": len(errors), "cpu_s": cpu,
+                     "elapsed_s": time.monotonic() - start})
 
     try:
         import uvloop
@@ -236,7 +237,8 @@ def run_phase(label: str, port: int, master_pid: int, names: list[str], args: ar
             while not progress.empty():
                 done += progress.get()
             if done:
-                print(f"{label:>12}: t={second:>2} s  ~{done} logins in the last second", flush=True)
+                print(f"{label:>12}: t={second:>2} s  ~{done} logins in the last second",
+                      flush=True)
     master_cpu = _cpu_seconds(master_pid) - master_cpu0
     wall = time.monotonic() - wall0
     for w in workers:

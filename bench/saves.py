@@ -1,4 +1,4 @@
-"""Benchmark: acknowledged character saves per second through daemon -> character server -> database.
+"""Acknowledged character saves per second through daemon -> character server -> database.
 
 1,000 characters save back to back (each waits for its acknowledgement before saving again)
 against real GM, master, character server and daemon processes, first on SQLite, then on the
@@ -44,7 +44,9 @@ async def run_backend(backend: str, characters: int, seconds: float, tmp: Path) 
         async def saver(state: CharacterState) -> None:
             nonlocal refused
             while time.monotonic() < stop_at:
-                attempt = msgspec.structs.replace(state, gold=state.gold + 1, x=(state.x + 0.5) % 1000)
+                attempt = msgspec.structs.replace(
+                    state, gold=state.gold + 1, x=(state.x + 0.5) % 1000
+                )
                 started = time.perf_counter()
                 result = await rig.save(attempt)
                 latencies.append(time.perf_counter() - started)
@@ -88,15 +90,16 @@ async def main() -> None:
     results: dict[str, object] = {"characters": args.characters}
     with tempfile.TemporaryDirectory(prefix="shardkit-bench-") as tmp:
         sqlite = await run_backend("sqlite", args.characters, args.seconds, Path(tmp))
-        results.update({"sqlite_saves_per_s": sqlite["saves_per_s"], "sqlite_p50_ms": sqlite["p50_ms"],
-                        "sqlite_p99_ms": sqlite["p99_ms"]})
+        results.update({"sqlite_saves_per_s": sqlite["saves_per_s"],
+                        "sqlite_p50_ms": sqlite["p50_ms"], "sqlite_p99_ms": sqlite["p99_ms"]})
         try:
             postgres = await run_backend("postgresql", args.characters, args.seconds, Path(tmp))
         except PostgresUnavailable as exc:
             print(f"PostgreSQL unavailable, skipped: {exc}", flush=True)
             postgres = {"saves_per_s": None, "p50_ms": None, "p99_ms": None}
         results.update({"postgres_saves_per_s": postgres["saves_per_s"],
-                        "postgres_p50_ms": postgres["p50_ms"], "postgres_p99_ms": postgres["p99_ms"]})
+                        "postgres_p50_ms": postgres["p50_ms"],
+                        "postgres_p99_ms": postgres["p99_ms"]})
     p99s = [v for v in (results["sqlite_p99_ms"], results["postgres_p99_ms"]) if v is not None]
     results["p99_ms"] = max(p99s) if p99s else None  # type: ignore[type-var]
     print(json.dumps(results), flush=True)

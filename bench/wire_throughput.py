@@ -196,7 +196,8 @@ def main() -> None:
         serve_main(args.profile)
         return
 
-    argv = [sys.executable, __file__, "--serve"] + (["--profile", args.profile] if args.profile else [])
+    argv = [sys.executable, __file__, "--serve"]
+    argv += ["--profile", args.profile] if args.profile else []
     server = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None and server.stdin is not None
     port = int(server.stdout.readline())

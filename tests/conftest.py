@@ -1,4 +1,4 @@
-"""Shared fixtures: a whole cluster started by ``shardkit up`` as real processes on free loopback ports."""
+"""Shared fixtures: a cluster started by ``shardkit up``, real processes on free loopback ports."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from shardkit.store.testing import fresh_database_url
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
 from shardkit.up import READY_LINE
 
-TEST_DB_ENV = "SHARDKIT_TEST_DB"  # "sqlite" (default) or "postgresql": where cluster tests keep data
+# "sqlite" (default) or "postgresql": where cluster tests keep data
+TEST_DB_ENV = "SHARDKIT_TEST_DB"
 
 
 def cluster_database_urls(root: Path, kind: str) -> tuple[dict[str, str], Callable[[], None]]:
@@ -65,7 +66,10 @@ class Cluster:
         return self.settings.database_url(configured, f"{schema}.db")
 
     def announced_port(self, what: str) -> int:
-        """The port from the latest ``<what> listening on host:port`` line (ports chosen at run time)."""
+        """The port from the latest ``<what> listening on host:port`` line.
+
+        Ports are chosen at run time.
+        """
         pattern = re.compile(re.escape(what) + r" listening on [\d.]+:(\d+)")
         for line in reversed(self.up.lines):
             match = pattern.search(line)
@@ -79,7 +83,8 @@ def start_cluster(root: Path, backend: str | None = None, **config: object) -> C
 
     ``backend`` is "sqlite" or "postgresql"; by default the SHARDKIT_TEST_DB environment variable.
     """
-    urls, drop_databases = cluster_database_urls(root, backend or os.environ.get(TEST_DB_ENV, "sqlite"))
+    backend = backend or os.environ.get(TEST_DB_ENV, "sqlite")
+    urls, drop_databases = cluster_database_urls(root, backend)
     write_cluster_config(root, database_urls=urls, **config)  # type: ignore[arg-type]
     up = start_shardkit(root, "up")
     try:

@@ -63,8 +63,10 @@ class Terminal:
             lines.pop()
         return [line.rstrip() for line in lines]
 
-    def wait_for(self, what: str, test: Callable[[list[str]], bool], timeout: float = WAIT) -> list[str]:
-        """Poll the screen until ``test(lines)`` holds; fail showing the screen after ``timeout``."""
+    def wait_for(
+        self, what: str, test: Callable[[list[str]], bool], timeout: float = WAIT
+    ) -> list[str]:
+        """Poll the screen until ``test(lines)`` holds; fail showing the screen at ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             lines = self.screen()

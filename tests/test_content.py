@@ -1,4 +1,4 @@
-"""Content files: the shipped starter world loads, and broken content is refused naming file and key."""
+"""Content files: the shipped starter world loads; broken content is refused naming file and key."""
 
 from __future__ import annotations
 
@@ -62,19 +62,26 @@ def test_wrong_type_is_named_with_its_key(content_copy: Path) -> None:
 
 def test_portal_to_a_missing_zone(content_copy: Path) -> None:
     edit(content_copy / "zones.toml", 'target_zone = "harbor"', 'target_zone = "atlantis"')
-    with pytest.raises(ContentError, match=r"zones\.toml: zones\.town\.portals\[1\].*target_zone: no zone named 'atlantis'"):
+    with pytest.raises(
+        ContentError,
+        match=r"zones\.toml: zones\.town\.portals\[1\].*target_zone: no zone named 'atlantis'",
+    ):
         load_content(content_copy)
 
 
 def test_portal_target_outside_the_target_zone(content_copy: Path) -> None:
     edit(content_copy / "zones.toml", "target = [60.0, 1000.0]", "target = [60.0, 3000.0]")
-    with pytest.raises(ContentError, match=r"zones\.town\.portals\[0\].*target: .*outside zone 'meadow'"):
+    with pytest.raises(
+        ContentError, match=r"zones\.town\.portals\[0\].*target: .*outside zone 'meadow'"
+    ):
         load_content(content_copy)
 
 
 def test_portal_target_inside_a_portal_back_would_bounce(content_copy: Path) -> None:
     edit(content_copy / "zones.toml", "target = [930.0, 500.0]", "target = [980.0, 500.0]")
-    with pytest.raises(ContentError, match=r"zones\.meadow\.portals\[0\].*inside portal 'east gate'"):
+    with pytest.raises(
+        ContentError, match=r"zones\.meadow\.portals\[0\].*inside portal 'east gate'"
+    ):
         load_content(content_copy)
 
 

@@ -1,4 +1,4 @@
-"""A WorldServer whose content differs from the character server's is refused with a clear message."""
+"""A WorldServer whose content differs from the character server's is refused, clearly said why."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_world_server_with_other_content_is_refused(two_cluster_world, tmp_path:
         (other / "content" / "zones.toml").read_text() + "\n[zones.secret_level]\n"
     )
     server = other / "serverconfig" / "server.toml"
-    server.write_text(server.read_text().replace("[cluster]", '[cluster]\ncontent_dir = "content"', 1))
+    server.write_text(
+        server.read_text().replace("[cluster]", '[cluster]\ncontent_dir = "content"', 1)
+    )
     refused = start_shardkit(other, "world", "--world", "Atlantis", "--cluster", "1")
     try:
         line = refused.lines[refused.wait_for_line("content_mismatch", timeout=30)]

@@ -82,7 +82,9 @@ async def database_url(backend: str, tmp_path: Path) -> tuple[str, object]:
         pytest.skip(f"PostgreSQL unavailable: {exc}")
 
 
-async def check_ledger(url: str, world: str, ledger: Ledger, names: dict[int, tuple[int, str]]) -> None:
+async def check_ledger(
+    url: str, world: str, ledger: Ledger, names: dict[int, tuple[int, str]]
+) -> None:
     db = await Database.open(url, schema="characters")
     try:
         store = CharacterStore(db)
@@ -94,7 +96,8 @@ async def check_ledger(url: str, world: str, ledger: Ledger, names: dict[int, tu
             assert versions == sorted(versions), f"{name}: acknowledged versions went backwards"
             last_version, last_gold = acks[-1]
             assert stored.version >= last_version, (
-                f"{name}: database has version {stored.version}, but {last_version} was acknowledged"
+                f"{name}: database has version {stored.version},"
+                f" but {last_version} was acknowledged"
             )
             if stored.version == last_version:
                 assert stored.gold == last_gold, f"{name}: acknowledged state differs from stored"
@@ -139,7 +142,9 @@ class SavingBots:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_character_server_sigkill_loses_no_acknowledged_save(backend: str, tmp_path: Path) -> None:
+async def test_character_server_sigkill_loses_no_acknowledged_save(
+    backend: str, tmp_path: Path
+) -> None:
     url, drop = await database_url(backend, tmp_path)
     rig = CharacterRig(tmp_path / "rig", url)
     try:
@@ -205,11 +210,17 @@ class Walker:
                 await client.login(self.name, PASSWORD)
                 await client.enter_world("Atlantis")
                 await client.enter_game(self.character)
-                while not stop.is_set() and client.zone is not None and not client.zone.closed.is_set():
+                while (
+                    not stop.is_set()
+                    and client.zone is not None
+                    and not client.zone.closed.is_set()
+                ):
                     client.move(rng.uniform(-1, 1), rng.uniform(-1, 1))
                     before = client.state.saved
                     await client.wait_for(
-                        lambda s, before=before: s.saved is not before or s.zone_lost or stop.is_set(),
+                        lambda s, before=before: (
+                            s.saved is not before or s.zone_lost or stop.is_set()
+                        ),
                         timeout=5,
                     )
                     if client.state.saved is not before and client.state.saved is not None:
@@ -228,7 +239,9 @@ class Walker:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tmp_path: Path) -> None:
+async def test_zone_and_world_sigkill_lose_no_acknowledged_save(
+    backend: str, tmp_path: Path
+) -> None:
     from conftest import start_cluster  # the cluster fixture's machinery, with a fast save interval
 
     try:
@@ -282,7 +295,8 @@ async def test_zone_and_world_sigkill_lose_no_acknowledged_save(backend: str, tm
                 stored = await stored_character(db, walker.character)
                 last_version = max(v for v, _, _ in walker.saved)
                 assert stored.version >= last_version, (
-                    f"{walker.character}: stored version {stored.version} < acknowledged {last_version}"
+                    f"{walker.character}: stored version {stored.version}"
+                    f" < acknowledged {last_version}"
                 )
             print(f"{backend}: {saves} acknowledged saves across 2 zone and 2 world SIGKILLs")
         finally:

@@ -1,4 +1,4 @@
-"""Two players against a cluster of real processes: register, log in, enter, see and hear each other, come back."""
+"""Two players on a real cluster: register, log in, enter, see and hear each other, come back."""
 
 from __future__ import annotations
 
@@ -47,12 +47,16 @@ async def test_two_players_meet_talk_and_come_back(cluster) -> None:
         # alice walks east; bob sees her x grow
         start_x = bob.state.seen[alice_in.entity_id].x
         alice.move(1.0, 0.0)
-        await bob.wait_for(lambda s: s.seen.get(alice_in.entity_id) and s.seen[alice_in.entity_id].x > start_x + 2)
+        await bob.wait_for(
+            lambda s: s.seen.get(alice_in.entity_id) and s.seen[alice_in.entity_id].x > start_x + 2
+        )
         alice.move(0.0, 0.0)
         # and bob walks north; alice sees him move
         start_y = alice.state.seen[bob_in.entity_id].y
         bob.move(0.0, 1.0)
-        await alice.wait_for(lambda s: s.seen.get(bob_in.entity_id) and s.seen[bob_in.entity_id].y > start_y + 2)
+        await alice.wait_for(
+            lambda s: s.seen.get(bob_in.entity_id) and s.seen[bob_in.entity_id].y > start_y + 2
+        )
         bob.move(0.0, 0.0)
 
         # chat is heard by the other

@@ -1,4 +1,4 @@
-"""A WorldImp started with --daemon-ip/--daemon-port starts the WorldServer its daemon assigns to it."""
+"""A WorldImp started with --daemon-ip/--daemon-port starts the WorldServer its daemon assigns."""
 
 from __future__ import annotations
 

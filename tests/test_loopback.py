@@ -1,4 +1,4 @@
-"""The in-process loopback pair: calls, notifications both ways, roles and closing, over a real socketpair."""
+"""In-process loopback pair: calls, notifications both ways, roles, closing; a real socketpair."""
 
 from __future__ import annotations
 

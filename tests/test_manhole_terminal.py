@@ -1,4 +1,4 @@
-"""The master's manhole as an operator meets it: a stock telnet in a real terminal, and bad arguments."""
+"""The master's manhole as an operator meets it: stock telnet in a real terminal, bad arguments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A master process against players who probe it: name rules, account enumeration by timing, the queue."""
+"""A master against players who probe it: name rules, account enumeration by timing, the queue."""
 
 from __future__ import annotations
 

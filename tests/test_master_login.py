@@ -1,4 +1,4 @@
-"""A master process on its own: registration, SCRAM login, abuse brakes, bans, sessions, queue, status page."""
+"""A master alone: registration, SCRAM login, abuse brakes, bans, sessions, queue, status page."""
 
 from __future__ import annotations
 
@@ -129,7 +129,9 @@ async def test_brute_force_from_one_ip_is_bounded_while_another_ip_logs_in(
     for attempt in range(40):  # bounded: at most 40 tries or 5 s
         if time.monotonic() > deadline:
             break
-        error = await error_of(login_from("127.0.0.2", master.port, "Victim", f"guess {attempt:04d}"))
+        error = await error_of(
+            login_from("127.0.0.2", master.port, "Victim", f"guess {attempt:04d}")
+        )
         outcomes[error.code] = outcomes.get(error.code, 0) + 1
     assert outcomes.get("auth_failed", 0) <= CHECKS_PER_MINUTE
     assert outcomes.get("rate_limited", 0) > 0

@@ -1,4 +1,4 @@
-"""The master's store on SQLite and PostgreSQL: migration 0001 -> head, bans, registration keys, logins."""
+"""The master's store on SQLite and PostgreSQL: migration 0001 -> head, bans, keys, logins."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ async def test_a_database_at_0001_with_an_account_upgrades_to_head_intact(db_url
     try:
         async with engine.begin() as conn:
             await conn.execute(text(
-                "INSERT INTO accounts (name, name_key, salt, stored_key, server_key, iterations, role)"
+                "INSERT INTO accounts"
+                " (name, name_key, salt, stored_key, server_key, iterations, role)"
                 " VALUES ('Old', 'old', :salt, :stored, :server, 4096, 'gm')"),
                 {"salt": b"s" * 16, "stored": b"k" * 32, "server": b"v" * 32})
             await conn.execute(text(

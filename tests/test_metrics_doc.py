@@ -1,4 +1,4 @@
-"""docs/metrics.md lists every series the processes declare, and the Grafana dashboard asks only for real ones."""
+"""docs/metrics.md lists every declared series; the Grafana dashboard asks only for real ones."""
 
 from __future__ import annotations
 

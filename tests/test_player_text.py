@@ -1,4 +1,4 @@
-"""Unit tests of the pure parts behind player-to-player safety: text cleaning, chat throttles, turns, lookups."""
+"""The pure parts of player-to-player safety: text cleaning, chat throttles, turns, lookups."""
 
 from __future__ import annotations
 
@@ -229,7 +229,9 @@ class FakeAccounts:
     async def get_many_by_name(self, names: list[str]) -> dict[str, AccountRecord]:
         self.queries.append(list(names))
         await self.gate.wait()
-        return {n.casefold(): self.records[n.casefold()] for n in names if n.casefold() in self.records}
+        return {
+            n.casefold(): self.records[n.casefold()] for n in names if n.casefold() in self.records
+        }
 
 
 def _record(account_id: int, name: str) -> AccountRecord:

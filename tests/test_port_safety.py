@@ -1,4 +1,4 @@
-"""Every MessagePack-RPC port of a running cluster shrugs off bad peers and keeps serving good ones."""
+"""Every MessagePack-RPC port of a running cluster shrugs off bad peers and serves good ones on."""
 
 from __future__ import annotations
 
@@ -114,7 +114,9 @@ async def test_non_rpc_message_closes_the_connection(cluster, key: str) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(cluster, key))
     writer.write(msgpack.packb({"hello": "world"}))
     messages = await read_until_closed(reader)
-    assert messages[-1] == [2, "error", [{"code": "protocol", "message": "expected a MessagePack-RPC array"}]]
+    assert messages[-1] == [
+        2, "error", [{"code": "protocol", "message": "expected a MessagePack-RPC array"}]
+    ]
     writer.close()
 
 
@@ -181,7 +183,9 @@ async def test_a_big_message_before_authentication_is_refused(cluster, bystander
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(msgpack.packb([0, 1, "no_such_method_here", ["x" * 6000]]))
     messages = await read_until_closed(reader)
-    assert messages == [[2, "error", [{"code": "too_large", "message": "message larger than the limit"}]]]
+    assert messages == [
+        [2, "error", [{"code": "too_large", "message": "message larger than the limit"}]]
+    ]
     writer.close()
     with pytest.raises(RpcError) as answer:
         await other.call("no_such_method_here")

@@ -174,7 +174,8 @@ def parse_doc(text: str) -> ParsedDoc:
         for method in section.methods:
             if method.params is None:
                 problems.append(
-                    f"line {method.line}: `{method.name}` in {section.title!r} has no 'Params:' line"
+                    f"line {method.line}: `{method.name}` in {section.title!r}"
+                    " has no 'Params:' line"
                 )
     return ParsedDoc(sections, problems)
 
@@ -256,7 +257,9 @@ def heading_problems(section: Section) -> list[str]:
     """Why the method headings of a section differ from its classes' @rpc methods."""
     specs, problems = specs_of(section.services)
     counts = Counter(m.name for m in section.methods)
-    problems += [f"heading `{name}` appears {n} times" for name, n in sorted(counts.items()) if n > 1]
+    problems += [
+        f"heading `{name}` appears {n} times" for name, n in sorted(counts.items()) if n > 1
+    ]
     problems += heading_differences(counts, specs)
     return problems
 

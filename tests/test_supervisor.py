@@ -52,7 +52,9 @@ class Lines:
             await asyncio.wait_for(until(), timeout)
         except TimeoutError:
             tail = "\n".join(line[:200] for line in self.lines[-20:])
-            raise AssertionError(f"not in {timeout} s; exits {self.exits}; last lines:\n{tail}") from None
+            raise AssertionError(
+                f"not in {timeout} s; exits {self.exits}; last lines:\n{tail}"
+            ) from None
 
     async def line(self, text: str, timeout: float = 10.0) -> str:
         """The first line containing ``text`` (looking at each line once)."""
@@ -81,8 +83,10 @@ async def test_a_line_of_any_length_and_binary_output_are_relayed_safely(tmp_pat
         out = os.write
         out(1, b"before\\n")
         out(1, b"A" * 1_000_000 + b"\\n")                      # one 1 MB line
-        out(1, bytes(range(256)) * 300 + b"\\n")               # binary, invalid UTF-8, no newline for 76 KB
-        out(1, b"\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\x1b[31mred\\r[notice] fake\\n")  # terminal escapes
+        # binary, invalid UTF-8, no newline for 76 KB
+        out(1, bytes(range(256)) * 300 + b"\\n")
+        # terminal escapes
+        out(1, b"\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J\\x1b[31mred\\r[notice] fake\\n")
         for i in range(5):
             out(1, f"after {i}\\n".encode())
         time.sleep(60)
@@ -136,7 +140,9 @@ async def test_a_flood_is_drained_while_relaying_lags(tmp_path: Path) -> None:
     # the child was never held up by the slow relay (100,000 lines would take 100 s) ...
     assert float(done.split()[3]) < 10, done
     # ... the gap is marked, and memory stayed bounded
-    dropped = [line for line in seen.lines if "bytes of output dropped: relaying fell behind" in line]
+    dropped = [
+        line for line in seen.lines if "bytes of output dropped: relaying fell behind" in line
+    ]
     assert dropped
     relayed = sum(1 for line in seen.lines if line == "x" * 99)
     assert sum(int(line.split()[0][1:]) for line in dropped) + 100 * relayed == 10_000_000
@@ -150,7 +156,8 @@ RELAYING_MIDDLE = """
 
     async def main(stop):
         flood = Child("flood", [sys.executable, "-c",
-                                "import os\\nfor _ in range(50): os.write(1, (b'y' * 99 + b'\\\\n') * 1000)\\n"
+                                "import os\\nfor _ in range(50): "
+                                "os.write(1, (b'y' * 99 + b'\\\\n') * 1000)\\n"
                                 "import time; time.sleep(60)"],
                       on_line=relay_line, restart=False, hang_timeout_s=None)
         flood.start()
@@ -246,7 +253,8 @@ async def test_a_child_that_stops_answering_is_killed_and_restarted(
 async def test_exit_is_noticed_at_once_when_a_grandchild_holds_the_pipe(tmp_path: Path) -> None:
     argv = script(tmp_path, "parent.py", """
         import subprocess, sys, time
-        holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # inherits stdout
+        # inherits stdout
+        holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         print("grandchild", holder.pid, flush=True)
         time.sleep(60)
     """)

@@ -1,4 +1,4 @@
-"""A real cluster's web side: /metrics of every process, and a whole game through the WebSocket bridge."""
+"""A real cluster's web side: /metrics of every process and a whole game through the web bridge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web process without a cluster: target rules, sessions, framing, metrics helpers, pages, TLS, idle links."""
+"""The web process without a cluster: target rules, sessions, framing, metrics, pages, TLS, idle."""
 
 from __future__ import annotations
 
@@ -234,7 +234,8 @@ class RunningWeb:
 
 
 async def start_web(settings: Settings) -> RunningWeb:
-    server = WebServer(settings, forward_addresses=False)  # the echo master speaks no bridge_forward
+    # the echo master speaks no bridge_forward
+    server = WebServer(settings, forward_addresses=False)
     stop = asyncio.Event()
     task = asyncio.create_task(server.run(stop))
     for _ in range(200):  # bounded: the port is set as soon as the server listens

@@ -1,4 +1,4 @@
-"""A zone process killed with SIGKILL is noticed and restarted by its WorldServer, and the player gets back in."""
+"""A zone SIGKILLed is noticed and restarted by its WorldServer, and the player gets back in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The character server's side of the content check: which content version it stores characters for."""
+"""The character server's side of the content check: the content version of its characters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from shardkit.wire.rpc import RpcConnection, rpc
 
 
 class ContentInfo:
-    """Daemons ask this before admitting WorldServers, so a save never names unknown zones or items."""
+    """Asked by daemons before admitting WorldServers: no save may name unknown zones or items."""
 
     def __init__(self, version: str) -> None:
         self.version = version

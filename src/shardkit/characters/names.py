@@ -1,4 +1,7 @@
-"""Name rules for characters and guilds: length, characters, reserved and offensive words, each refusal with a reason."""
+"""Name rules for characters and guilds: length, characters, reserved and offensive words.
+
+Each refusal comes with a reason.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,10 @@ def blocked_words() -> frozenset[str]:
 
 
 def _folded(name: str) -> str:
-    """The name as the word checks see it: case-folded, without ' and - (spaces stay word breaks)."""
+    """The name as the word checks see it: case-folded, without ' and -.
+
+    Spaces stay, as word breaks.
+    """
     return name.casefold().translate(_FOLDED_AWAY)
 
 

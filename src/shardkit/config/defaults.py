@@ -68,7 +68,8 @@ restore_days = 30.0            # a GM may restore a deleted character for this m
 max_per_account = 8            # characters (not deleted) one account may have in one world
 metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free port (announced)
 
-[web]                          # static pages and the WebSocket bridge for browsers (docs/protocol.md)
+# Static pages and the WebSocket bridge for browsers (docs/protocol.md).
+[web]
 enabled = true                 # shardkit up starts it
 host = "127.0.0.1"             # "0.0.0.0" to let other machines' browsers in
 port = 8080
@@ -76,7 +77,8 @@ metrics_port = 0               # /metrics on cluster.metrics_host; 0 = any free 
 static_dir = ""                # "" = the pages shipped with shardkit
 tls_cert = ""                  # PEM certificate file; set both to serve HTTPS and WSS
 tls_key = ""                   # PEM private key file
-allowed_origins = []           # pages allowed to open /ws, e.g. ["https://play.example.com"]; [] = any
+# Pages allowed to open /ws, e.g. ["https://play.example.com"]; [] = any.
+allowed_origins = []
 max_message_bytes = 16384      # one message from a browser
 max_server_message_bytes = 1048576   # one message to a browser
 max_in_flight_bytes = 262144   # bytes buffered per link and direction before reading stops

@@ -225,7 +225,9 @@ class BackupVault:
             if upload.id not in self._uploads:
                 raise RpcError("no_such_upload", "the upload was abandoned")
             if not 0 < len(p.data) <= MAX_CHUNK_BYTES:
-                raise await self._fail(upload, "bad_params", f"chunks are 1 to {MAX_CHUNK_BYTES} bytes")
+                raise await self._fail(
+                    upload, "bad_params", f"chunks are 1 to {MAX_CHUNK_BYTES} bytes"
+                )
             if p.offset != upload.received or p.offset + len(p.data) > upload.size:
                 raise await self._fail(
                     upload, "bad_offset",

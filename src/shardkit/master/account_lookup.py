@@ -1,4 +1,4 @@
-"""Accounts by name for the login path: every lookup asks the database, concurrent ones in one query."""
+"""Accounts by name for logins: every lookup asks the database, concurrent ones in one query."""
 
 from __future__ import annotations
 

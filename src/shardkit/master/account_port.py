@@ -81,7 +81,10 @@ class AccountPort:
 
     @rpc("register", RegisterParams, public=True)
     async def register(self, conn: RpcConnection, p: RegisterParams) -> AccountInfo:
-        """Create an account from a client-made SCRAM verifier (the password never crosses the wire)."""
+        """Create an account from a client-made SCRAM verifier.
+
+        The password itself never crosses the wire.
+        """
         with self.metrics.timer("register"):
             try:
                 record = await self._register(conn, p)
@@ -165,7 +168,8 @@ class AccountPort:
         guard, ip = self.guard, conn.peer_ip
         if guard.account_wait(name) > 0:
             await guard.check_account(ip, name, record.id if record else None)
-        # From here to the failure count nothing awaits: parallel attempts cannot overrun the budget.
+        # From here to the failure count nothing awaits: parallel attempts cannot overrun the
+        # budget.
         guard.check_ip(ip)
         server_final = self._check_proof(session, record, p.client_final)
         if server_final is None:

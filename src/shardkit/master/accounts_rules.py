@@ -26,7 +26,10 @@ def name_problem(name: str) -> str | None:
 
 
 def password_problem(password: str, name: str = "") -> str | None:
-    """Why a password is not allowed, or None; checked by the client (the password never leaves it)."""
+    """Why a password is not allowed, or None.
+
+    Checked by the client: the password never leaves it.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"passwords need at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:

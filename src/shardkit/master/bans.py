@@ -1,4 +1,4 @@
-"""Bans in force, kept in memory for the login path: by account and by IP range, with expiry and reason."""
+"""Bans in force, in memory for the login path: by account and by IP range, with expiry, reason."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def parse_duration(text: str) -> float | None:
 
 
 def parse_network(text: str) -> Network | None:
-    """An address or CIDR range (``203.0.113.7``, ``203.0.113.0/24``, ``2001:db8::/32``), or None."""
+    """An address or CIDR range, or None.
+
+    For example ``203.0.113.7``, ``203.0.113.0/24`` or ``2001:db8::/32``.
+    """
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
@@ -52,7 +55,7 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 @dataclass(frozen=True)
 class ActiveBan:
-    """One ban in force: on an account or on a network, until ``expires_at`` (unix time) or for good."""
+    """One ban in force: on an account or a network, until ``expires_at`` (unix time) or forever."""
 
     id: int
     reason: str
@@ -65,7 +68,9 @@ class ActiveBan:
     def from_record(cls, record: BanRecord) -> ActiveBan:
         network = parse_network(record.ip_range) if record.ip_range else None
         expires = record.expires_at.timestamp() if record.expires_at else None
-        return cls(record.id, record.reason, expires, record.account_id, record.account_name, network)
+        return cls(
+            record.id, record.reason, expires, record.account_id, record.account_name, network
+        )
 
     @property
     def target(self) -> str:

@@ -1,4 +1,4 @@
-"""Whether a login or registration may go ahead: IP bans, per-IP and per-account back-off, known-good IPs."""
+"""Whether a login or registration may go ahead: IP bans, per-IP/per-account back-off, known IPs."""
 
 from __future__ import annotations
 

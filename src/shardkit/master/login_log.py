@@ -1,4 +1,4 @@
-"""Login history with group commit: each caller is answered after the transaction holding its row commits."""
+"""Login history with group commit: a caller is answered once the commit holding its row is done."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The master's Prometheus metrics: logins, registrations, tickets, kicks, request latency, worlds."""
+"""The master's Prometheus metrics: logins, registrations, tickets, kicks, RPC latency, worlds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Login queue logic: who waits for which full world, in what order, and the slots held by unused tickets."""
+"""Login queue: who waits for which full world, in what order; slots held by unused tickets."""
 
 from __future__ import annotations
 

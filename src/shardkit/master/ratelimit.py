@@ -1,4 +1,4 @@
-"""Per-key throttle for login abuse: a sliding window of failures with growing back-off, in bounded memory."""
+"""Per-key login abuse throttle: a sliding window of failures, growing back-off, bounded memory."""
 
 from __future__ import annotations
 

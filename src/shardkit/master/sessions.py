@@ -35,7 +35,7 @@ class SessionTable:
         return None if conn is None or conn.closed.is_set() else conn
 
     def check_free(self, account_id: int) -> None:
-        """Under the ``refuse`` policy, raise ``already_logged_in`` while the account has a session."""
+        """Under the ``refuse`` policy: ``already_logged_in`` while the account has a session."""
         if self.policy == "refuse" and self.get(account_id) is not None:
             raise RpcError("already_logged_in",
                            "this account is logged in elsewhere; log out there first")

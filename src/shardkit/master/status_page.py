@@ -1,4 +1,4 @@
-"""The master's HTTP pages: a human status page, the same as JSON, Prometheus /metrics and /healthz."""
+"""The master's HTTP pages: a status page for people, the same as JSON, /metrics and /healthz."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The web process: static pages for browsers and the WebSocket bridge to the cluster's MessagePack-RPC."""
+"""The web process: static pages for browsers, and the WebSocket bridge to MessagePack-RPC ports."""

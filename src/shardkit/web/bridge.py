@@ -132,7 +132,10 @@ class BridgeLink:
                     except StreamError:
                         return CloseCode.INVALID, "a message must be MessagePack"
                     if len(frames) != 1 or splitter.pending_bytes:
-                        return CloseCode.INVALID, "send one whole MessagePack-RPC message per message"
+                        return (
+                            CloseCode.INVALID,
+                            "send one whole MessagePack-RPC message per message",
+                        )
                     self.watch.browser_sent(data)
                     if self.logins is not None:
                         self.logins.browser_sent(data)

@@ -1,4 +1,4 @@
-"""Python programs through the web bridge: an RpcConnection whose messages travel as WebSocket messages.
+"""Python programs through the web bridge: an RpcConnection whose messages travel over WebSocket.
 
 The way a browser goes, from Python: ``BridgeDialer.dial`` opens a bridge link and returns an
 ordinary :class:`~shardkit.wire.rpc.RpcConnection`, so the same client code (``GameClient``
