@@ -203,9 +203,12 @@ class ClusterWatch:
             scrape = scrapes.get(process)
             restarts = daemon.value("shardkit_daemon_world_server_restarts_total", world=name,
                                     cluster=cluster) if daemon else 0.0
+            looping = daemon.value("shardkit_daemon_world_server_crash_loop", world=name,
+                                   cluster=cluster) if daemon else 0.0
+            state = "up" if scrape is not None else "down"
             servers.append({
                 "cluster": cluster, "address": targets[process], "up": scrape is not None,
-                "state": "up" if scrape is not None else "down",
+                "state": "crash loop" if looping else state,
                 "uptime_s": self._uptime(scrape, now), "restarts": int(restarts),
                 "players": int(scrape.value("shardkit_world_players")) if scrape else None,
                 "zones_up": int(scrape.value("shardkit_world_zones_up")) if scrape else None})

@@ -77,7 +77,8 @@ function renderWorlds(worlds) {
       table(["WorldServer", "address", "state", "uptime", "restarts", "players", "zones up"],
         w.world_servers.map((s) => ({
           data: { cluster: s.cluster },
-          cells: [[`${w.name}/${s.cluster}`], [s.address], state(s.up), [duration(s.uptime_s)],
+          cells: [[`${w.name}/${s.cluster}`], [s.address],
+                  [s.state, s.state === "up" ? "up" : "down"], [duration(s.uptime_s)],
                   [s.restarts], [s.players], [s.zones_up]],
         }))),
       table(["zone", "WorldServer", "players", "tick mean ms", "tick p99 ms", "starts"],
