@@ -37,7 +37,7 @@ class LoginWatch:
     def browser_sent(self, frame: bytes) -> None:
         if not frame.startswith(_REQUEST) or METHOD.encode() not in frame:
             return
-        message = _decode(frame)
+        message = decode_frame(frame)
         if isinstance(message, list) and len(message) == 4 and message[2] == METHOD \
                 and isinstance(message[1], int):
             self._waiting = message[1]
@@ -46,7 +46,7 @@ class LoginWatch:
         """The account this answer logged in, if it is the answer to our login_finish."""
         if self._waiting is None or not frame.startswith(_RESPONSE):
             return None
-        message = _decode(frame)
+        message = decode_frame(frame)
         if not (isinstance(message, list) and len(message) == 4 and message[1] == self._waiting):
             return None
         self._waiting = None
@@ -60,7 +60,8 @@ class LoginWatch:
         return None
 
 
-def _decode(frame: bytes) -> object:
+def decode_frame(frame: bytes) -> object:
+    """A bridged frame as Python objects, or None where it does not decode."""
     try:
         return msgpack.unpackb(frame, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException, TypeError):

@@ -23,9 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import msgpack
-
-from shardkit.web.logins import LoggedIn
+from shardkit.web.logins import LoggedIn, decode_frame
 
 __all__ = [
     "HAND_OUTS",
@@ -131,7 +129,7 @@ class HandOutWatch:
     def browser_sent(self, frame: bytes) -> None:
         if not self.rules.results or not frame.startswith(_REQUEST):
             return
-        message = _decode(frame)
+        message = decode_frame(frame)
         if not isinstance(message, list) or len(message) != 4:
             return
         _, msgid, method, _ = message
@@ -145,7 +143,7 @@ class HandOutWatch:
     def server_sent(self, frame: bytes) -> tuple[Address, str] | None:
         """The address (and its kind) this server message hands out, if any."""
         if self._waiting and frame.startswith(_RESPONSE):
-            message = _decode(frame)
+            message = decode_frame(frame)
             if not isinstance(message, list) or len(message) != 4:
                 return None
             _, msgid, error, result = message
@@ -155,7 +153,7 @@ class HandOutWatch:
             address = valid_address(result.get("host"), result.get("port"))
             return (address, kind) if address else None
         if self.rules.notifications and frame.startswith(_NOTIFICATION):
-            message = _decode(frame)
+            message = decode_frame(frame)
             if not isinstance(message, list) or len(message) != 3:
                 return None
             _, method, params = message
@@ -166,12 +164,6 @@ class HandOutWatch:
             return (address, rule[0]) if address else None
         return None
 
-
-def _decode(frame: bytes) -> object:
-    try:
-        return msgpack.unpackb(frame, raw=False, strict_map_key=False)
-    except (ValueError, msgpack.UnpackException, TypeError):
-        return None
 
 
 # -------------------------------------------------------------------------- sessions

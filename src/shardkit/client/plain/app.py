@@ -8,6 +8,7 @@ import functools
 import sys
 from collections.abc import Callable
 
+from shardkit.client.combat_text import combat_text
 from shardkit.client.events import CombatLine
 from shardkit.client.plain.console import Console, Quit
 from shardkit.client.plain.game import Game
@@ -96,24 +97,7 @@ class TerminalClient:
         """A combat line as words, if it is about us or a death in sight ("" otherwise)."""
         entered = self.client.entered
         me = entered.entity_id if entered else 0
-        seen = self.client.state.seen
-
-        def name(eid: int) -> str:
-            if eid == me:
-                return "you"
-            entity = seen.get(eid)
-            return entity.name if entity else f"#{eid}"
-
-        if line.kind == "hit" and me in (line.source, line.target):
-            target = seen.get(line.target)
-            left = f" ({target.hp} hp left)" if target and line.target == me else ""
-            return f"{name(line.source)} hit {name(line.target)} for {line.value}{left}"
-        if line.kind == "death":
-            killer = f", killed by {name(line.source)}" if line.source else ""
-            return f"{name(line.target)} died{killer}"
-        if line.kind == "level_up" and line.target != me:
-            return f"{name(line.target)} reached level {line.value}"
-        return ""
+        return combat_text(line, me, self.client.state.seen, hp_left=True)
 
 
 async def _master_reachable(host: str, port: int) -> bool:

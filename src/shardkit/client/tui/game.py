@@ -13,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from shardkit.client.events import CombatLine, Seen
+from shardkit.client.combat_text import combat_text
+from shardkit.client.events import Seen
 from shardkit.client.tui.chat import HELP as CHAT_HELP
 from shardkit.client.tui.chat import ChatPane
 from shardkit.client.tui.map_view import MapView
@@ -43,25 +44,6 @@ REFUSALS = {  # the zone's reasons for refusing an attack, in words
 }
 LEGEND = ("map: @ on yellow is you, cyan @ other players, red letters creatures (w: wolf),"
           " % the dead, O portals (walk in to travel), # beyond the zone's edge")
-
-
-def combat_text(line: CombatLine, me: int, seen: Mapping[int, Seen]) -> str:
-    """A combat line as words, if it is about us or a death in sight ("" otherwise)."""
-
-    def name(eid: int) -> str:
-        if eid == me:
-            return "you"
-        entity = seen.get(eid)
-        return entity.name if entity else f"#{eid}"
-
-    if line.kind == "hit" and me in (line.source, line.target):
-        return f"{name(line.source)} hit {name(line.target)} for {line.value}"
-    if line.kind == "death":
-        killer = f", killed by {name(line.source)}" if line.source else ""
-        return f"{name(line.target)} died{killer}"
-    if line.kind == "level_up" and line.target != me:
-        return f"{name(line.target)} reached level {line.value}"
-    return ""
 
 
 def nearest_target(me: int, seen: Mapping[int, Seen], at: tuple[float, float]) -> int | None:
