@@ -119,6 +119,13 @@ def cmd_gmtool(args: argparse.Namespace) -> int:
     return run_gm_tool(args)
 
 
+def cmd_bots(args: argparse.Namespace) -> int:
+    from shardkit.bots.main import run
+
+    setup_logging("WARNING", "bots")
+    return run(args)
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     from shardkit.client.terminal import run_terminal_client
 
@@ -192,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
+    p = command("bots", cmd_bots, "load bots: many players that log in, walk, talk and fight")
+    from shardkit.bots.options import add_arguments as add_bot_arguments
+
+    add_bot_arguments(p)
     p = command("gmtool", cmd_gmtool,
                 "the GM tool: a game master's console, or --exec for scripts")
     from shardkit.client.gmtool.main import add_arguments as add_gmtool_arguments
