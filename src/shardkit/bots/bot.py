@@ -79,12 +79,20 @@ class Bot:
     async def enter(self) -> None:
         """Register (or reuse) the account, log in, make the character if need be, enter."""
         client, o = self.client, self.options
+        refused: RpcError | None = None
+        if not o.reuse:
+            try:
+                await client.register(self.account, o.password)
+            except RpcError as exc:  # taken: ours from an earlier run; rate-limited: maybe so
+                if exc.code not in ("name_taken", "rate_limited"):
+                    raise
+                refused = exc if exc.code == "rate_limited" else None
         try:
-            await client.register(self.account, o.password)
-        except RpcError as exc:
-            if exc.code != "name_taken":
-                raise
-        await client.login(self.account, o.password)
+            await client.login(self.account, o.password)
+        except RpcError:
+            if refused is not None:
+                raise refused from None
+            raise
         await client.enter_world(o.world)
         if client.master is not None:  # a bot in a world needs the master no more
             client.master.close("bot entered its world")

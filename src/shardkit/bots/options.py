@@ -55,6 +55,7 @@ class BotOptions:
     first: int = 1  # account bot<first> is the first bot
     prefix: str = "bot"
     password: str = DEFAULT_PASSWORD
+    reuse: bool = False  # the accounts exist: log in without registering
     procs: int = 1
     duration: float = 30.0  # seconds measured once every bot is in (0: until interrupted)
     login_rate: float = 200.0  # bots starting to log in per second (all processes together)
@@ -94,6 +95,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", default="bot", help="account names: <prefix>00001, ...")
     p.add_argument("--password", default=DEFAULT_PASSWORD,
                    help="the bots' password (accounts are registered, or reused if they exist)")
+    p.add_argument("--reuse", action="store_true",
+                   help="the accounts exist: only log in (default: register, or log in if taken)")
     p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
     p.add_argument("--duration", type=float, default=30.0,
                    help="seconds to measure once every bot is in (0: until Ctrl-C)")
@@ -125,7 +128,8 @@ def options_from(args: argparse.Namespace, port: int) -> BotOptions:
         raise SystemExit("shardkit bots: --bots, --procs, --concurrency and --login-rate are > 0")
     return BotOptions(
         host=args.host, port=port, world=args.world, bots=args.bots, first=args.first,
-        prefix=args.prefix, password=args.password, procs=min(args.procs, args.bots),
+        prefix=args.prefix, password=args.password, reuse=args.reuse,
+        procs=min(args.procs, args.bots),
         duration=args.duration, login_rate=args.login_rate, concurrency=args.concurrency,
         turn_min=turn_min, turn_max=turn_max, stand=args.stand, chat_every=args.chat_every,
         attack_every=args.attack_every, portals=args.portals, fence=args.fence, json=args.json)
