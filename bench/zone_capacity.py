@@ -4,7 +4,7 @@
     python bench/zone_capacity.py --bots 1000 --crowd   # every bot within 50 units of one point
     python bench/zone_capacity.py --bots 2000 --duration 60 --procs 2
 
-For each size: a fresh cluster (``shardkit up`` on free ports in a temporary folder, SQLite) whose
+One cluster for all sizes (``shardkit up`` on free ports in a temporary folder, SQLite) whose
 one WorldServer runs one zone, ``plain``: ``--map`` units a side, players walk ``--speed`` units a
 second, view radius ``--aoi-radius``, 10 ticks a second. Its config lets one address register as
 many accounts as there are bots (the master's per-address registration brake, ``[master]
@@ -13,7 +13,8 @@ processes) logs the bots in, each walking in a random direction that changes eve
 measures ``--duration`` seconds once all are in. Printed per size: the zone's tick time p50/p99
 (its ``shardkit_zone_recent_tick_seconds``: the last 600 ticks, a minute), ticks over 50 ms and
 late ticks in the window, snapshots delivered per client per second against the tick rate,
-input-to-visible latency, bytes per client per second, zone memory per player (RSS growth / bots),
+input-to-visible latency, bytes per client per second, zone memory per player (RSS growth over
+the idle zone / bots; sizes run smallest first, so a size also holds what the smaller ones left),
 the CPU of the zone process and of the bots. The last line is one JSON object: ``runs`` and the
 largest run's figures.
 """
@@ -75,7 +76,7 @@ def scrape(port: int) -> dict[str, float]:
         if match:
             name, labels, value = match.groups()
             quantile = re.search(r'quantile="([^"]+)"', labels or "")
-            le = re.search(r'le="([^"]+)"', labels or "")
+            le = re.search(r'(?:^|,)le="([^"]+)"', labels or "")
             key = name + (f"[{quantile.group(1)}]" if quantile else "") + \
                 (f"[le={le.group(1)}]" if le else "")
             values[key] = float(value)
@@ -89,25 +90,39 @@ def zone_metrics_port(up: RunningProcess) -> int:
     return int(match.group(2))
 
 
-def run(bots: int, args: argparse.Namespace) -> dict[str, object]:
+def run_all(sizes: list[int], args: argparse.Namespace) -> list[dict[str, object]]:
+    """One cluster for every size (the accounts are registered once), smallest size first."""
+    most = max(sizes)
     root = Path(tempfile.mkdtemp(prefix="shardkit-capacity-"))
     write_content(root / "content", args)
     write_cluster_config(
-        root, zones=(ZONE,), content_dir=str(root / "content"), capacity=bots + 100,
-        master_options={"registrations_per_ip": bots + 100}, tick_hz=TICK_HZ,
+        root, zones=(ZONE,), content_dir=str(root / "content"), capacity=most + 100,
+        master_options={"registrations_per_ip": most + 100}, tick_hz=TICK_HZ,
         world_extra=f"view_radius = {float(args.aoi_radius)}", save_interval_s=300.0)
     up = start_shardkit(root, "up")
+    runs = []
     try:
         up.wait_for_line(READY_LINE, 120)
         port = zone_metrics_port(up)
         time.sleep(2)  # the zone settles (its imports, its first ticks)
-        before = scrape(port)
-        figures = drive_bots(bots, args, root, port, before)
+        idle = scrape(port)
+        for bots in sorted(sizes):
+            runs.append(drive_bots(bots, args, root, port, idle))
+            wait_empty(port)
     finally:
         up.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    return figures
+    return runs
+
+
+def wait_empty(port: int, timeout: float = 120.0) -> None:
+    """Wait until the zone has no players (the bots of the last size logged out)."""
+    deadline = time.monotonic() + timeout
+    while scrape(port).get("shardkit_zone_players", 0) > 0:
+        if time.monotonic() > deadline:
+            raise SystemExit("the zone still has players after the bots ended")
+        time.sleep(1)
 
 
 def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
@@ -148,6 +163,7 @@ def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
     ticks = end["shardkit_zone_tick_seconds_count"] - start["shardkit_zone_tick_seconds_count"]
     slow = ticks - (end["shardkit_zone_tick_seconds_bucket[le=0.05]"]
                     - start["shardkit_zone_tick_seconds_bucket[le=0.05]"])
+    zone_cpu = end["process_cpu_seconds_total"] - start["process_cpu_seconds_total"]
     rss_growth = end["process_resident_memory_bytes"] - idle["process_resident_memory_bytes"]
     figures: dict[str, object] = {
         "bots": bots, "crowd": args.crowd, "connected": report.get("connected"),
@@ -162,8 +178,8 @@ def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
         "snapshots_delivered_ratio": report.get("snapshots_delivered_ratio"),
         "bytes_per_client_s": report.get("bytes_per_client_s"),
         "rss_per_player_kb": round(rss_growth / bots / 1024, 2),
-        "zone_cpu_pct": round(100 * (end["process_cpu_seconds_total"]
-                                     - start["process_cpu_seconds_total"]) / window, 1),
+        "zone_cpu_pct": round(100 * zone_cpu / window, 1),
+        "zone_cpu_ms_per_tick": round(1000 * zone_cpu / max(ticks, 1), 2),
         "bots_cpu_pct": report.get("bots_cpu_pct"), "bots_procs": args.procs,
         "login_s": report.get("login_s"), "window_s": round(window, 1),
     }
@@ -174,7 +190,8 @@ def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
           f" ({figures['snapshots_delivered_ratio']} of {TICK_HZ:g} Hz);"
           f" input-to-visible p50 {figures['input_p50_ms']} p99 {figures['input_p99_ms']} ms;"
           f" {figures['bytes_per_client_s']} B/client/s; {figures['rss_per_player_kb']}"
-          f" KiB/player; CPU zone {figures['zone_cpu_pct']}% bots {figures['bots_cpu_pct']}%",
+          f" KiB/player; CPU zone {figures['zone_cpu_pct']}%"
+          f" ({figures['zone_cpu_ms_per_tick']} ms a tick), bots {figures['bots_cpu_pct']}%",
           flush=True)
     return figures
 
@@ -207,7 +224,7 @@ def main() -> None:
     parser.add_argument("--login-rate", dest="login_rate", type=float, default=200.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary cluster folder")
     args = parser.parse_args()
-    runs = [run(n, args) for n in (args.bots or [500, 1000, 2000])]
+    runs = run_all(args.bots or [500, 1000, 2000], args)
     largest = max(runs, key=lambda r: int(str(r["bots"])))
     print(json.dumps({**largest, "runs": runs, "python": sys.version.split()[0]}))
 

@@ -78,8 +78,9 @@ class Bot:
     # ------------------------------------------------------------ getting in
     async def enter(self) -> None:
         """Register (or reuse) the account, log in, make the character if need be, enter."""
-        client, o = self.client, self.options
+        client, o, lap = self.client, self.options, self.stats.lap
         refused: RpcError | None = None
+        started = time.monotonic()
         if not o.reuse:
             try:
                 await client.register(self.account, o.password)
@@ -87,12 +88,14 @@ class Bot:
                 if exc.code not in ("name_taken", "rate_limited"):
                     raise
                 refused = exc if exc.code == "rate_limited" else None
+            started = lap("register", started)
         try:
             await client.login(self.account, o.password)
         except RpcError:
             if refused is not None:
                 raise refused from None
             raise
+        started = lap("login", started)
         await client.enter_world(o.world)
         if client.master is not None:  # a bot in a world needs the master no more
             client.master.close("bot entered its world")
@@ -100,7 +103,9 @@ class Bot:
         mine = await client.characters()
         if not any(c.name.casefold() == self.character.casefold() for c in mine):
             await client.create_character(self.character)
+        started = lap("world", started)
         await self.enter_zone()
+        lap("zone", started)
 
     async def enter_zone(self) -> None:
         world = self.client.world

@@ -25,7 +25,7 @@ def own_position(body: bytes, own: bytes, npcs: set[int] | None = None
 
     With ``npcs``, NPC ids entering the view are added to it and ids leaving it removed.
     """
-    if len(body) < _COUNTS_SIZE:
+    if len(body) < _COUNTS_SIZE or len(own) != 4:
         return None
     n_enter, n_leave, n_move, _, _ = _COUNTS.unpack_from(body, 0)
     at = _COUNTS_SIZE
@@ -49,7 +49,7 @@ def own_position(body: bytes, own: bytes, npcs: set[int] | None = None
         found = body.find(own, at + _MOVE_SIZE, end)
         while found >= 0 and (found - at) % _MOVE_SIZE:
             found = body.find(own, found + 1, end)
-        if found < 0:
+        if found < 0 or found + _MOVE_SIZE > end:
             return None
         at = found
     _, qx, qy = _MOVE.unpack_from(body, at)

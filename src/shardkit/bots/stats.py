@@ -41,6 +41,7 @@ class Figures:
     proc: int = 0  # which process (0: the only one)
     cpu_total_s: float = 0.0  # CPU since the process started its bots
     login_s: float = 0.0  # from the start until every bot got in or gave up
+    phases: dict[str, list[float]] = field(default_factory=dict)  # seconds of each entry step
 
     def merge(self, other: Figures) -> None:
         for name in ("bots", "entered", "in_zone", "finished_entering", "portals",
@@ -51,6 +52,8 @@ class Figures:
         errors.update(other.errors)
         self.errors = dict(errors)
         self.latencies_ms = self.latencies_ms + other.latencies_ms
+        for phase, seconds in other.phases.items():
+            self.phases[phase] = self.phases.get(phase, []) + seconds
         self.measuring = self.measuring or other.measuring
         self.window_s = max(self.window_s, other.window_s)
         self.tick_hz = max(self.tick_hz, other.tick_hz)
@@ -81,6 +84,13 @@ class BotStats:
         self.sync_bytes = 0
         self.latencies_ms: list[float] = []
         self.latency_lost = 0
+        self.phases: dict[str, list[float]] = {}
+
+    def lap(self, phase: str, since: float) -> float:
+        """Count the seconds of one step of getting in (register, login, world, zone); now."""
+        now = time.monotonic()
+        self.phases.setdefault(phase, []).append(now - since)
+        return now
 
     def error(self, code: str) -> None:
         self.errors[code] += 1
@@ -118,6 +128,7 @@ class BotStats:
             latency_lost=self.latency_lost,
             cpu_s=time.process_time() - self._cpu_start if self.measuring else 0.0,
             cpu_total_s=time.process_time() - self.cpu_started,
+            phases={k: list(v) for k, v in self.phases.items()} if with_latencies else {},
             tick_hz=self.tick_hz, login_s=self.login_s)
 
 
@@ -148,13 +159,15 @@ def report(f: Figures) -> dict[str, object]:
         "bytes_per_client_s": round(f.sync_bytes / f.client_seconds, 1)
         if f.client_seconds else 0.0,
         "portals": f.portals,
+        "entry_p50_s": {phase: round(percentile(s, 50), 3) for phase, s in f.phases.items()},
+        "entry_p99_s": {phase: round(percentile(s, 99), 3) for phase, s in f.phases.items()},
         "bots_cpu_pct": round(100 * f.cpu_s / f.window_s, 1) if f.window_s else 0.0,
     }
 
 
 def report_text(r: dict[str, object]) -> list[str]:
-    errors = r["errors"]
-    assert isinstance(errors, dict)
+    errors, p50, p99 = r["errors"], r["entry_p50_s"], r["entry_p99_s"]
+    assert isinstance(errors, dict) and isinstance(p50, dict) and isinstance(p99, dict)
     shown = ", ".join(f"{code} {count}" for code, count in errors.items()) or "none"
     return [
         f"bots: {r['connected']} of {r['bots']} connected ({r['in_zone_at_end']} in a zone at"
@@ -167,5 +180,7 @@ def report_text(r: dict[str, object]) -> list[str]:
         f"snapshots: {r['snapshots_per_client_s']} per client per second at {r['tick_hz']} ticks"
         f" per second ({100 * float(str(r['snapshots_delivered_ratio'])):.2f}% delivered)",
         f"bytes per client per second: {r['bytes_per_client_s']} (sync)",
+        "getting in, p50/p99 seconds per step: " + (", ".join(
+            f"{phase} {p50[phase]}/{p99.get(phase)}" for phase in p50) or "none"),
         f"bots' own CPU: {r['bots_cpu_pct']}% of one core ({r['procs']} process(es))",
     ]
