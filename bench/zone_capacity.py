@@ -84,10 +84,20 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def zone_metrics_port(up: RunningProcess) -> int:
-    index = up.wait_for_line(f"zone {WORLD}/{ZONE} metrics", 60)
-    match = METRICS_LINE.search(up.lines[index])
-    assert match, up.lines[index]
-    return int(match.group(2))
+    """The zone's metrics port, from the latest announcement (a restarted zone has a new one)."""
+    up.wait_for_line(f"zone {WORLD}/{ZONE} metrics", 60)
+    with up.cond:
+        lines = list(up.lines)
+    for line in reversed(lines):
+        match = METRICS_LINE.search(line)
+        if match:
+            return int(match.group(2))
+    raise AssertionError("the zone never announced its metrics port")
+
+
+def zone_starts(up: RunningProcess) -> int:
+    with up.cond:
+        return sum(1 for line in up.lines if METRICS_LINE.search(line))
 
 
 def run_all(sizes: list[int], args: argparse.Namespace) -> list[dict[str, object]]:
@@ -103,12 +113,16 @@ def run_all(sizes: list[int], args: argparse.Namespace) -> list[dict[str, object
     runs = []
     try:
         up.wait_for_line(READY_LINE, 120)
-        port = zone_metrics_port(up)
         time.sleep(2)  # the zone settles (its imports, its first ticks)
-        idle = scrape(port)
+        idle = scrape(zone_metrics_port(up))
         for bots in sorted(sizes):
-            runs.append(drive_bots(bots, args, root, port, idle))
-            wait_empty(port)
+            starts = zone_starts(up)
+            runs.append(drive_bots(bots, args, root, up, idle))
+            runs[-1]["zone_restarts"] = zone_starts(up) - starts
+            if runs[-1]["zone_restarts"]:
+                print(f"  the zone restarted {runs[-1]['zone_restarts']} time(s) during this size",
+                      flush=True)
+            wait_empty(up)
     finally:
         up.stop()
         if not args.keep:
@@ -116,16 +130,16 @@ def run_all(sizes: list[int], args: argparse.Namespace) -> list[dict[str, object
     return runs
 
 
-def wait_empty(port: int, timeout: float = 120.0) -> None:
+def wait_empty(up: RunningProcess, timeout: float = 120.0) -> None:
     """Wait until the zone has no players (the bots of the last size logged out)."""
     deadline = time.monotonic() + timeout
-    while scrape(port).get("shardkit_zone_players", 0) > 0:
+    while scrape(zone_metrics_port(up)).get("shardkit_zone_players", 0) > 0:
         if time.monotonic() > deadline:
             raise SystemExit("the zone still has players after the bots ended")
         time.sleep(1)
 
 
-def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
+def drive_bots(bots: int, args: argparse.Namespace, root: Path, up: RunningProcess,
                idle: dict[str, float]) -> dict[str, object]:
     size = float(args.map)
     middle = size / 2
@@ -150,9 +164,9 @@ def drive_bots(bots: int, args: argparse.Namespace, root: Path, port: int,
         for line in new:
             print(f"  {line}", flush=True)
             if start is None and "measuring:" in line:
-                start, start_at = scrape(port), time.monotonic()
+                start, start_at = scrape(zone_metrics_port(up)), time.monotonic()
             if end is None and line.startswith("bots: ") and "connected" in line:
-                end, end_at = scrape(port), time.monotonic()
+                end, end_at = scrape(zone_metrics_port(up)), time.monotonic()
         if finished:
             break
     code = process.process.wait()
