@@ -107,7 +107,8 @@ def run_all(sizes: list[int], args: argparse.Namespace) -> list[dict[str, object
     write_content(root / "content", args)
     write_cluster_config(
         root, zones=(ZONE,), content_dir=str(root / "content"), capacity=most + 100,
-        master_options={"registrations_per_ip": most + 100}, tick_hz=TICK_HZ,
+        # every size's bots try to register (taken: they log in), and each try counts
+        master_options={"registrations_per_ip": sum(sizes) + 100}, tick_hz=TICK_HZ,
         world_extra=f"view_radius = {float(args.aoi_radius)}", save_interval_s=300.0)
     up = start_shardkit(root, "up")
     runs = []

@@ -183,11 +183,15 @@ class Ticker:
             delay = start + n * period - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif -delay >= period:  # a whole tick behind: skip what was missed
-                skipped = math.floor(-delay / period)
-                n += skipped
-                self.late_ticks += skipped
-                self.on_late(skipped)
+            else:
+                if -delay >= period:  # a whole tick behind: skip what was missed
+                    skipped = math.floor(-delay / period)
+                    n += skipped
+                    self.late_ticks += skipped
+                    self.on_late(skipped)
+                # late or not, players' input and the heartbeat get their turn between ticks:
+                # a zone whose ticks take longer than the period must not stop reading
+                await asyncio.sleep(0)
             self.tick()
 
     # ------------------------------------------------------------------ figures
