@@ -30,7 +30,8 @@ def master_port(args: argparse.Namespace) -> int:
 class Progress:
     """One line a second: bots in, errors, snapshots per second, the bots' CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, bots: int) -> None:
+        self.bots = bots
         self.started = time.monotonic()
         self.last = (self.started, 0, 0.0)  # (when, snapshots, cpu seconds)
 
@@ -39,10 +40,10 @@ class Progress:
         when, snapshots, cpu = self.last
         elapsed = max(now - when, 1e-6)
         self.last = (now, f.snapshots_total, f.cpu_total_s)
-        entering = f.bots - f.finished_entering
+        entering = self.bots - f.finished_entering
         errors = sum(f.errors.values())
         phase = "measuring" if f.measuring else "entering"
-        return (f"[{now - self.started:6.1f} s] {phase}: in zone {f.in_zone}/{f.bots},"
+        return (f"[{now - self.started:6.1f} s] {phase}: in zone {f.in_zone}/{self.bots},"
                 f" entering {entering}, errors {errors},"
                 f" snapshots/s {(f.snapshots_total - snapshots) / elapsed:.0f},"
                 f" bots CPU {100 * (f.cpu_total_s - cpu) / elapsed:.0f}%")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_here(options: BotOptions) -> Figures:
-    progress = Progress()
+    progress = Progress(options.bots)
     result: list[Figures] = []
 
     def show(f: Figures, final: bool) -> None:
@@ -81,7 +82,7 @@ def run_here(options: BotOptions) -> Figures:
 
 
 def run_in_processes(options: BotOptions) -> Figures:
-    progress = Progress()
+    progress = Progress(options.bots)
     procs = Processes(options)
     procs.start()
     next_line = time.monotonic() + PROGRESS_S

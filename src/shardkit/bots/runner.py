@@ -73,7 +73,7 @@ async def _life(bot: Bot, delay: float, entering: asyncio.Semaphore,
         stats.in_zone += 1
         stats.finished_entering += 1
         await bot.play(stop)
-    except (Exception, TimeoutError) as exc:
+    except Exception as exc:  # counted by its code; the bot is done
         stats.error(error_code(exc))
     finally:
         if not got_in:
