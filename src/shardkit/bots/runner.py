@@ -154,9 +154,10 @@ class Processes:
                 final, figures = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return
-            self.latest[figures.proc] = figures
-            if final:
+            if final:  # the window's figures, taken before the bots logged out
                 self.final[figures.proc] = figures
+            else:
+                self.latest[figures.proc] = figures
 
     def done(self) -> bool:
         return len(self.final) == len(self.procs) or not any(p.is_alive() for p in self.procs)
@@ -164,8 +165,7 @@ class Processes:
     def merged(self, final: bool) -> Figures:
         """Everyone's figures summed: the final ones (the latest of a child that sent none)."""
         merged = Figures(procs=len(self.procs))
-        for proc, figures in self.latest.items():
-            if final:
-                figures = self.final.get(proc, figures)
+        chosen = {**self.latest, **self.final} if final else self.latest
+        for figures in chosen.values():
             merged.merge(figures)
         return merged
