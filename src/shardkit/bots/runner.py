@@ -16,6 +16,7 @@ import random
 import signal
 import time
 from collections.abc import Callable, Coroutine
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 from shardkit.bots.bot import Bot, error_code
@@ -26,8 +27,13 @@ PROGRESS_S = 1.0
 
 
 async def run_bots(options: BotOptions, accounts: list[str], stop: asyncio.Event,
-                   on_figures: Callable[[Figures, bool], None], seed: int = 0) -> Figures:
-    """Run ``accounts`` as bots in this process until measured (or ``stop``); the last figures."""
+                   on_figures: Callable[[Figures, bool], None], seed: int = 0,
+                   everyone_in: Callable[[], bool] = lambda: True) -> Figures:
+    """Run ``accounts`` as bots in this process until measured (or ``stop``); the last figures.
+
+    The window starts once this process's bots are in and ``everyone_in()`` (the other
+    processes' bots too), so every process measures the same load.
+    """
     stats = BotStats(len(accounts))
     rng = random.Random(seed)
     bots = [Bot(name, options, stats, random.Random(rng.random())) for name in accounts]
@@ -37,7 +43,7 @@ async def run_bots(options: BotOptions, accounts: list[str], stop: asyncio.Event
              enumerate(bots)]
     reporter = asyncio.create_task(_report_every_second(stats, on_figures))
     try:
-        while stats.finished_entering < len(bots) and not stop.is_set():
+        while (stats.finished_entering < len(bots) or not everyone_in()) and not stop.is_set():
             await _wait(stop, 0.2)
         await _wait(stop, options.settle)
         if not stop.is_set():
@@ -98,7 +104,8 @@ def split(accounts: list[str], procs: int) -> list[list[str]]:
 
 
 def child_main(options: BotOptions, accounts: list[str], proc: int,
-               out: multiprocessing.queues.Queue[tuple[bool, Figures]]) -> None:
+               out: multiprocessing.queues.Queue[tuple[bool, Figures]],
+               everyone_in: EventType) -> None:
     """A bot process: runs its bots and puts ``(final, figures)`` on ``out`` every second."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (SIGTERM)
 
@@ -109,7 +116,8 @@ def child_main(options: BotOptions, accounts: list[str], proc: int,
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        send(await run_bots(options, accounts, stop, send, seed=proc), True)
+        send(await run_bots(options, accounts, stop, send, seed=proc,
+                            everyone_in=everyone_in.is_set), True)
 
     run_loop(main())
 
@@ -130,7 +138,10 @@ class Processes:
     def __init__(self, options: BotOptions) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.queue: multiprocessing.queues.Queue[tuple[bool, Figures]] = ctx.Queue()
-        self.procs = [ctx.Process(target=child_main, args=(options, part, i, self.queue),
+        self.everyone_in = ctx.Event()  # set by the parent: every process's bots are in
+        self.bots = options.bots
+        self.procs = [ctx.Process(target=child_main,
+                                  args=(options, part, i, self.queue, self.everyone_in),
                                   daemon=True)
                       for i, part in enumerate(split(options.names(), options.procs))]
         self.latest: dict[int, Figures] = {}
@@ -158,6 +169,9 @@ class Processes:
                 self.final[figures.proc] = figures
             else:
                 self.latest[figures.proc] = figures
+            entered = sum(f.finished_entering for f in self.latest.values())
+            if entered >= self.bots or not all(p.is_alive() for p in self.procs):
+                self.everyone_in.set()  # (a process that died will not get its bots in)
 
     def done(self) -> bool:
         return len(self.final) == len(self.procs) or not any(p.is_alive() for p in self.procs)
