@@ -75,6 +75,13 @@ def cmd_world(args: argparse.Namespace) -> int:
     from shardkit.world.server import WorldServer
 
     settings = _settings(args)
+    if args.standby:
+        from shardkit.world.standby import run_standby
+
+        standby = Path(args.standby)
+        return run_until_signalled(lambda stop: run_standby(settings, standby, stop))
+    if not args.world:
+        sys.exit("shardkit: world needs --world (or --standby FILE, as an imp starts it)")
     try:
         server = WorldServer(settings, settings.world(args.world), args.cluster,
                              args.daemon_ip, args.daemon_port)
@@ -87,7 +94,16 @@ def cmd_imp(args: argparse.Namespace) -> int:
     from shardkit.imp.agent import WorldImp
 
     settings = _settings(args)
-    imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port)
+    host, port = args.daemon_ip, args.daemon_port
+    if args.daemon:
+        host, _, given = args.daemon.rpartition(":")
+        if not host or not given.isdigit():
+            sys.exit("shardkit: --daemon takes HOST:PORT, e.g. 10.0.0.2:7005")
+        port = int(given)
+    if not host:
+        sys.exit("shardkit: say where the daemon is: --daemon HOST:PORT (or --daemon-ip)")
+    imp = WorldImp(settings, host, port, args.name, args.metrics_port,
+                   capacity=args.capacity, address=args.address, standby=not args.no_standby)
     return run_until_signalled(imp.run)
 
 
@@ -127,9 +143,14 @@ def cmd_bots(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from shardkit.client.terminal import run_terminal_client
+    """The full-screen client on a terminal; the line-based one with --plain or through pipes."""
+    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from shardkit.client.terminal import run_terminal_client
 
-    return run_terminal_client(args.host, args.port)
+        return run_terminal_client(args.host, args.port)
+    from shardkit.client.tui import run_tui
+
+    return run_tui(args.host, args.port)
 
 
 DESCRIPTION = """\
@@ -139,7 +160,7 @@ or the terminal client."""
 EPILOG = """\
 getting started:
   shardkit up       start the whole cluster here (writes serverconfig/ on first run)
-  shardkit play     play in the terminal
+  shardkit play     play in the terminal (--plain: line by line, for scripts and screen readers)
   shardkit gmtool   work as a game master (shardkit gm runs the GM server)
 
 Each command has its own help: shardkit <command> --help"""
@@ -178,13 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("daemon", cmd_daemon, "run the WorldDaemon of one world")
     p.add_argument("--world", required=True)
     p = command("world", cmd_world, "run one WorldServer (normally started by its daemon or an imp)")
-    p.add_argument("--world", required=True)
+    p.add_argument("--world")
+    p.add_argument("--standby", help="wait, imported, for an imp to hand over a cluster"
+                                     " (it writes this file, then sends SIGUSR1)")
     p.add_argument("--cluster", type=int, default=0)
     p.add_argument("--daemon-ip", dest="daemon_ip")
     p.add_argument("--daemon-port", dest="daemon_port", type=int)
     p = command("imp", cmd_imp, "run a WorldImp that starts WorldServers for a daemon")
-    p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
+    p.add_argument("--daemon", help="the daemon's imp port, HOST:PORT (e.g. 10.0.0.2:7005)")
+    p.add_argument("--daemon-ip", dest="daemon_ip", help="the daemon's host (or use --daemon)")
     p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
+    p.add_argument("--no-standby", dest="no_standby", action="store_true",
+                   help="keep no warm standby WorldServer (saves memory; starts take longer)")
+    p.add_argument("--capacity", type=int, help="WorldServers it may run (default: CPU count)")
+    p.add_argument("--address", help="where clients reach its WorldServers"
+                                     " (default: cluster.public_address)")
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
     p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0,
                    help="port of its /metrics (on cluster.metrics_host; default 0: any free port)")
@@ -199,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
+    p.add_argument("--plain", action="store_true",
+                   help="the line-based client (for scripts and screen readers; also chosen"
+                        " when input or output is not a terminal)")
     p = command("bots", cmd_bots, "load bots: many players that log in, walk, talk and fight")
     from shardkit.bots.options import add_arguments as add_bot_arguments
 

@@ -11,8 +11,8 @@ import msgspec
 from shardkit.master.notifications import Broadcast, Kicked, QueuePosition, QueueReady
 from shardkit.master.schemas import WorldEntry
 from shardkit.wire.rpc import RpcConnection, rpc
-from shardkit.world.notifications import GuildChat, ZoneLost
-from shardkit.zone.notifications import Chat, Muted, Portal, Saved
+from shardkit.world.notifications import GoingDown, GuildChat, ZoneLost
+from shardkit.zone.notifications import Chat, Muted, Portal, Saved, Transfer
 
 COMBAT_LINES = 500  # combat lines a ClientState keeps (the newest)
 
@@ -95,11 +95,17 @@ class ClientState:
     refused: list[tuple[int, str]] = field(default_factory=list)  # attacks: (target, reason)
     respawns: int = 0
     portal: Portal | None = None  # the last portal we stepped into
+    transfer: Transfer | None = None  # the last portal that took us to another WorldServer
+    transfers: int = 0  # crossings to another WorldServer we followed to their zone
     muted: Muted | None = None  # our chat is dropped until muted.until (0: not muted)
     saved: Saved | None = None  # the last state the character server acknowledged
     guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
     queue_position: int | None = None  # our place in a full world's login queue (1 = next)
     queue_ready: WorldEntry | None = None  # the ticket the queue gave us
+    going_down: GoingDown | None = None  # our WorldServer's last word on a planned stop
+    world_lost: str | None = None  # why we lost our WorldServer, while getting back in
+    rejoined: int = 0  # times the client got back into the world and the game by itself
+    rejoin_failed: str | None = None  # why it gave up getting back (choose a character again)
 
 
 class Listener(Protocol):
@@ -115,6 +121,8 @@ class Listener(Protocol):
     def changed(self) -> None: ...
 
     def follow_portal(self, portal: Portal) -> None: ...
+
+    def follow_transfer(self, transfer: Transfer) -> None: ...
 
 
 class ServerEvents:
@@ -155,6 +163,14 @@ class ServerEvents:
     def zone_lost(self, conn: RpcConnection, p: ZoneLost) -> None:
         """Our zone process went down; enter the game again once it is back."""
         self.state.zone_lost = p.zone
+        self.changed()
+
+    @rpc("going_down", GoingDown, public=True)
+    def going_down(self, conn: RpcConnection, p: GoingDown) -> None:
+        """Our WorldServer stops in ``in_s`` s (a reboot, shutdown or stop), and says when
+        to expect it back; the client gets back in by itself (client/follow.py)."""
+        self.state.going_down = p
+        self.state.notices.append(p.text)
         self.changed()
 
     @rpc("saved", Saved, public=True)

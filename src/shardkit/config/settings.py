@@ -141,7 +141,30 @@ class ClusterSpec(msgspec.Struct, forbid_unknown_fields=True):
 
     number: int = 0
     zones: list[str] = msgspec.field(default_factory=lambda: ["town"])
-    runs_on: str = "local"  # "local", or "imp:<name>" for a WorldImp of that name
+    # "local" (the daemon's host), "imp:<name>" (that WorldImp's host), or "imp" (the linked
+    # imp with the most room, by the capacity the imps report)
+    runs_on: Annotated[str, msgspec.Meta(pattern=r"^(local|imp|imp:[A-Za-z0-9_.-]{1,64})$")] = (
+        "local")
+
+
+class Supervision(msgspec.Struct, forbid_unknown_fields=True):
+    """How a daemon restarts its WorldServers (daemon/restarts.py)."""
+
+    backoff_s: Annotated[float, msgspec.Meta(gt=0)] = 0.5  # first restart after a crash
+    backoff_max_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # doubling stops here
+    stable_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # a run this long resets the back-off
+    crash_loop_exits: Annotated[int, msgspec.Meta(ge=2)] = 4  # quick exits in a row: crash loop
+    link_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 20.0  # running, not linked: killed
+    imp_heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # imp link pings
+    imp_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 4.0  # no ping this long: link dropped
+
+
+class RebootSchedule(msgspec.Struct, forbid_unknown_fields=True):
+    """A world's daily reboot (``[reboot]`` in its file): off unless ``daily_at`` is set."""
+
+    daily_at: Annotated[str, msgspec.Meta(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")] = ""
+    countdown_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0  # players warned this long before
+    skip_within_h: Annotated[float, msgspec.Meta(ge=0)] = 6.0  # skipped if rebooted this recently
 
 
 class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -158,7 +181,9 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     chat_per_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # ... and then per second (zone + guild)
     daemon: Daemon = msgspec.field(default_factory=Daemon)
     ssh: Console = msgspec.field(default_factory=Console)
+    reboot: RebootSchedule = msgspec.field(default_factory=RebootSchedule)
     clusters: list[ClusterSpec] = msgspec.field(default_factory=lambda: [ClusterSpec()])
+    supervision: Supervision = msgspec.field(default_factory=Supervision)
 
     def cluster(self, number: int) -> ClusterSpec:
         for spec in self.clusters:

@@ -6,30 +6,33 @@ import asyncio
 import logging
 
 from shardkit.characters.api import CharactersApi
-from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
+from shardkit.config.settings import Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
 from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.console import DaemonConsole
 from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
+from shardkit.daemon.imps import ImpPort, LayoutPort
+from shardkit.daemon.layout_schemas import WorldLayout
 from shardkit.daemon.master_events import MasterEvents
+from shardkit.daemon.reboot import Rebooter
+from shardkit.daemon.save_backlog import SaveBacklog
+from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
-from shardkit.imp.api import ImpApi
-from shardkit.imp.schemas import StartWorld, StopWorld
+from shardkit.daemon.supervise import WorldSupervisor
+from shardkit.daemon.transfer import AdmitForwarding, Transfers
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
-from shardkit.runtime.peerlog import quote
-from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
 from shardkit.wire.link import InboundLink, ServiceLink
-from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, rpc, serve
+from shardkit.wire.rpc import Router, RpcConnection, RpcServer, rpc, serve
 
 log = logging.getLogger("shardkit.daemon")
 
@@ -60,14 +63,19 @@ class WorldDaemon:
         self.world = world
         self.clusters = ClusterRegistry(world.name, self._cluster_registered)
         self.characters = InboundLink("the character server", on_up=self._check_content)
-        self.imps: dict[str, RpcConnection] = {}
-        self.children: dict[int, Child] = {}
+        self.supervisor = WorldSupervisor(settings, world, self.clusters)
         self.status = "up"
         self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
         self.characters_port = world.daemon.characters_port
         self.metrics = self._declare_metrics()
         self._registered_before: set[int] = set()  # cluster numbers that registered already
+        self._characters_seen = False  # the character server was linked once
+        self.backlog = SaveBacklog(self.characters)
+        self.rebooter = Rebooter(self.clusters, self, on_shutdown=lambda: self._stop.set())
+        self.schedule = (ScheduledReboots(world.reboot, self._scheduled_reboot,
+                                          lambda: self.rebooter.last_reboot)
+                         if world.reboot.daily_at else None)
 
     def _declare_metrics(self) -> ProcessMetrics:
         metrics = ProcessMetrics()
@@ -85,8 +93,14 @@ class WorldDaemon:
             ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
                            lambda: {world: self.clusters.population()}, labels)
+        metrics.live_gauge("shardkit_daemon_world_server_crash_loop",
+                           "1 while a WorldServer is marked crash-looping, else 0.",
+                           lambda: {(self.world.name, str(n)): float(slot.tracker.crash_loop)
+                                    for n, slot in self.supervisor.book.slots.items()},
+                           ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
-                           lambda: {world: len(self.imps)}, labels)
+                           lambda: {world: sum(imp.linked for imp in
+                                            self.supervisor.book.imps.values())}, labels)
         metrics.live_gauge("shardkit_daemon_character_server_linked",
                            "1 while the character server is linked, else 0.",
                            lambda: {world: float(self.characters.up.is_set())}, labels)
@@ -97,6 +111,7 @@ class WorldDaemon:
         if number in self._registered_before:
             self.restarts.labels(self.world.name, str(number)).inc()
         self._registered_before.add(number)
+        self.rebooter.registered(number)
         if self.master_link is not None and self.master_link.conn is not None:
             background(self._announce(self.master_link.conn))
 
@@ -107,25 +122,7 @@ class WorldDaemon:
     async def _check_content(self, conn: RpcConnection) -> None:
         """Learn the character server's content version; drop WorldServers that differ."""
         self.clusters.content_known(await CharactersApi(conn).content_version())
-
-    # ---------------------------------------------------------------- imps
-    def _imp_connected(self, conn: RpcConnection) -> None:
-        assert conn.identity is not None
-        name = conn.identity.name
-        self.imps[name] = conn
-        conn.on_close(lambda c: self.imps.pop(name, None) if self.imps.get(name) is c else None)
-        log.info("imp %s connected from %s", quote(name), conn.peer_ip)
-        for spec in self.world.clusters:
-            if spec.runs_on == f"imp:{name}":
-                background(self._start_on_imp(conn, spec))
-
-    async def _start_on_imp(self, conn: RpcConnection, spec: ClusterSpec) -> None:
-        daemon = self.world.daemon
-        try:
-            await ImpApi(conn).start_world(
-                StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port))
-        except RpcError as exc:
-            log.error("imp could not start cluster %s: %s", spec.number, quote(exc))
+        self._characters_seen = True
 
     # -------------------------------------------------------------- master
     async def _announce(self, conn: RpcConnection) -> None:
@@ -145,63 +142,30 @@ class WorldDaemon:
             await asyncio.sleep(HEARTBEAT_S)
             if self.master_link is not None:
                 status = self.status if self.clusters else "down"
+                if status == "up" and self._characters_seen and not self.characters.up.is_set():
+                    status = "unavailable"  # the master refuses entry: characters cannot load
                 MasterServiceApi(self.master_link).heartbeat(
                     Heartbeat(self.world.name, self.clusters.population(), status))
 
-    # ------------------------------------------------------------- console
-    def console_commands(self) -> CommandSet:
-        commands = CommandSet()
+    # ------------------------------------------ console and reboots (reboot.py)
+    def layout(self) -> WorldLayout:
+        return self.supervisor.book.status()
 
-        @commands.command("status", "world, clusters, population and links")
-        async def status(args: list[str]) -> str:
-            lines = [f"world {self.world.name}: {self.status},"
-                     f" {self.clusters.population()} players"]
-            for number, reg in self.clusters.listing():
-                lines.append(f"  cluster {number} at {reg.host}:{reg.port},"
-                             f" {self.clusters.populations.get(number, 0)} players")
-            linked = "linked" if self.characters.up.is_set() else "not linked"
-            lines.append(f"  character server: {linked}")
-            lines.append(f"  imps: {', '.join(sorted(self.imps)) or 'none'}")
-            return "\n".join(lines)
+    def _scheduled_reboot(self, countdown_s: float) -> None:
+        if self.rebooter.busy:
+            log.info("scheduled reboot skipped: a reboot or shutdown is under way")
+            return
+        self.rebooter.start("reboot", [spec.number for spec in self.world.clusters], countdown_s)
 
-        @commands.command("reboot", "restart every WorldServer of this world")
-        async def reboot(args: list[str]) -> str:
-            background(self.reboot())
-            return "rebooting world servers"
+    async def stop_cluster(self, number: int) -> None:
+        """Stop one WorldServer as planned (its zones save everyone); the supervisor starts
+        it again at once (no back-off for a planned stop)."""
+        await self.supervisor.restart(number)
 
-        @commands.command("shutdown", "stop this daemon and its world servers")
-        async def shutdown(args: list[str]) -> str:
-            self._stop.set()
-            return "daemon shutting down"
-
-        return commands
-
-    async def reboot(self) -> None:
-        self.status = "rebooting"
-        for child in list(self.children.values()):
-            child.kill(15)  # SIGTERM: zones save, the supervisor restarts it
-        for name, conn in self.imps.items():
-            for spec in self.world.clusters:
-                if spec.runs_on == f"imp:{name}":
-                    await ImpApi(conn).stop_world(StopWorld(self.world.name, spec.number))
-                    await self._start_on_imp(conn, spec)
-        self.status = "up"
+    async def start_cluster(self, number: int) -> None:
+        """Nothing to do: the supervisor starts a WorldServer stopped as planned again."""
 
     # ----------------------------------------------------------------- run
-    def _start_local_clusters(self) -> None:
-        root = str(self.settings.root)
-        for spec in self.world.clusters:
-            if spec.runs_on != "local":
-                continue
-            child = Child(
-                f"world {self.world.name}/{spec.number}",
-                shardkit_command("world", "--root", root, "--world", self.world.name,
-                                 "--cluster", str(spec.number)),
-                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
-            )
-            self.children[spec.number] = child
-            child.start()
-
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         settings, world = self.settings, self.world
@@ -210,12 +174,14 @@ class WorldDaemon:
         d = world.daemon
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
-                WorldServerPort(self.clusters),
-                CharacterForwarding(self.characters),
+                WorldServerPort(self.clusters), LayoutPort(self.supervisor),
+                CharacterForwarding(self.backlog),  # the character server's link, saves counted
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                Transfers(self.characters, self.clusters),
+                AdmitForwarding(route=cluster_route(self.clusters)),
                 BackupVault.for_world(settings, world),
                 ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
                             world.name))),
@@ -223,17 +189,19 @@ class WorldDaemon:
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self.characters.attach),
                 GMWorldForwarding(route=cluster_route(self.clusters)),
-                GMFanOut(self.clusters))),
+                GMFanOut(self.clusters), LayoutPort(self.supervisor))),
             await serve(bind, d.imp_port, Router.for_services(
-                ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
+                ImpPort(self.supervisor, world.supervision), LayoutPort(self.supervisor),
+                ServiceAuth({"imp": secret}, world.name))),
         ]
         self.characters_port = ports[1].port
+        self.supervisor.daemon_port = ports[0].port
         announce(f"daemon {world.name} listening on {bind}:{ports[0].port} (world servers), "
                  f"{bind}:{ports[1].port} (character server), {bind}:{ports[2].port} (imps)")
         policy = AccessPolicy(d.console.username, settings.secrets.daemon_console_password,
                               d.console.allowed_ips)
         console = await start_telnet_console(
-            d.console.host, d.console.port, policy=policy, commands=self.console_commands(),
+            d.console.host, d.console.port, policy=policy, commands=DaemonConsole(self).commands(),
             banner=f"shardkit daemon of {world.name}",
         )
         announce(f"daemon {world.name} console (telnet) listening on"
@@ -249,11 +217,14 @@ class WorldDaemon:
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
-        self._start_local_clusters()
+        scheduled = asyncio.create_task(self.schedule.run()) if self.schedule else None
+        self.supervisor.start()
         await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
-        await asyncio.gather(*(child.stop() for child in self.children.values()))
+        if scheduled is not None:
+            scheduled.cancel()
+        await self.supervisor.stop()
         console.close()
         await metrics.close()
         await self.master_link.stop()

@@ -7,7 +7,13 @@ from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.daemon.chat_calls import ChatCalls, Delivered, WhisperDelivery
 from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import params_of
-from shardkit.world.schemas import Welcome, ZoneEntry, ZoneTickStats
+from shardkit.world.schemas import (
+    TransferArrival,
+    Welcome,
+    ZoneEntry,
+    ZoneStatus,
+    ZoneTickStats,
+)
 
 
 class WorldZoneApi(PeerApi):
@@ -46,6 +52,10 @@ class WorldDaemonApi(PeerApi):
         """Hand a whisper to the character if it plays on this WorldServer."""
         return await self.peer.call_as(Delivered, "deliver_whisper", *params_of(delivery))
 
+    async def zone_status(self) -> list[ZoneStatus]:
+        """Each zone of this WorldServer: up or down, port, players, starts, uptime."""
+        return await self.peer.call_as(list[ZoneStatus], "zone_status")
+
 
 class WorldPlayerApi(PeerApi):
     """What a player's client calls on a world port, besides the relayed calls."""
@@ -55,3 +65,7 @@ class WorldPlayerApi(PeerApi):
 
     async def enter_game(self, character: str) -> ZoneEntry:
         return await self.peer.call_as(ZoneEntry, "enter_game", character)
+
+    async def transfer_login(self, ticket: bytes) -> TransferArrival:
+        """Arrive through a portal: the ticket another WorldServer's zone sent us on with."""
+        return await self.peer.call_as(TransferArrival, "transfer_login", ticket)

@@ -25,9 +25,18 @@ from shardkit.world.console import WorldConsole
 from shardkit.world.daemon_events import DaemonEvents
 from shardkit.world.entry import GameEntry
 from shardkit.world.gm import WorldGM
+from shardkit.world.going_down import PlannedStop
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.status import WorldStatus
+from shardkit.world.transfer import (
+    Arrivals,
+    TransferAdmission,
+    TransferLogin,
+    TransferRedirect,
+    TransferRelay,
+)
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -53,6 +62,8 @@ class WorldServer:
         self.zone_ticket_key = derive_key(zone_secret, "zone-ticket")
         self.players = Players(self._report_population)
         self.zones = Zones(self.spec.zones, self.players, self._all_zones_up)
+        self.planned = PlannedStop(self.players, self.label)
+        self.arrivals = Arrivals()  # characters admitted through a portal, on their way here
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
         self.daemon = ServiceLink(
@@ -61,8 +72,13 @@ class WorldServer:
             on_up=self._on_daemon_up,
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
-                DaemonEvents(self.players, self.zones),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
+                DaemonEvents(self.players, self.zones), self.planned,
+                WorldStatus(self.zones, self.children),
+                WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number),
+                TransferAdmission(self.zones, self.arrivals,
+                                  ticket_key=settings.secrets.key("ticket_key"),
+                                  label=self.label, host=settings.server.cluster.public_address,
+                                  port=self._port_number, cluster=self.spec.number)),
         )
         self.content: Content
         self.metrics = self._declare_metrics()
@@ -104,6 +120,10 @@ class WorldServer:
         base = self.world.zone_metrics_base_port
         return base + 100 * self.spec.number + index if base else 0
 
+    def _port_number(self) -> int:
+        assert self.port is not None
+        return self.port.port
+
     def _report_population(self, players: int) -> None:
         DaemonApi(self.daemon).population(self.spec.number, players)
 
@@ -116,7 +136,8 @@ class WorldServer:
         fill = fillers((first_zone, *self.content.zone(first_zone).spawn_rect.center))
         own_checks = checks(self.players)
         entry = GameEntry(self.daemon, self.players, self.zones, ticket_key=self.zone_ticket_key,
-                          public_address=self.settings.server.cluster.public_address)
+                          public_address=self.settings.server.cluster.public_address,
+                          redirect=TransferRedirect(self.daemon, self.world, self.spec.number))
         return Router.for_services(
             PlayerPort(self.redeemer, self.players, entry, world=self.world.name,
                        cluster=self.spec.number),
@@ -124,6 +145,10 @@ class WorldServer:
             GuildPort(self.daemon, fill=fill, checks=own_checks),
             ZonePort(self.zones, cluster=self.spec.number),
             ChatRelay(self.daemon),
+            TransferRelay(self.daemon),
+            TransferLogin(self.players, entry, self.arrivals,
+                          ticket_key=self.settings.secrets.key("ticket_key"), label=self.label,
+                          world=self.world.name, cluster=self.spec.number),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )
 
@@ -185,7 +210,9 @@ class WorldServer:
         self.daemon.start()
         self._start_zones()
         await stop.wait()
-        log.info("world server %s stopping", self.label)
+        self.planned.stopping()
+        self.zones.stopping = self.planned.planned
+        log.info("world server %s stopping (planned %s)", self.label, self.planned.planned)
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         console.close()
         await metrics.close()

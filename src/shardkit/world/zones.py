@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from shardkit.runtime.metrics import HistogramSnapshot
@@ -33,9 +34,18 @@ class Zones:
         self.population: dict[str, int] = {}
         self.ticks: dict[str, HistogramSnapshot] = {}  # tick times each zone reported
         self._on_all_up: Callable[[], None] | None = on_all_up
+        self.stopping = ""  # why this WorldServer stops (planned), once it does
+        self.up_since: dict[str, float] = {}  # monotonic time each zone last reported ready
 
     def __contains__(self, zone: str) -> bool:
         return zone in self.up
+
+    def api(self, zone: str) -> ZoneApi:
+        """The typed API of a zone that is up here (``zone_down`` if it is not)."""
+        link = self.links.get(zone)
+        if link is None:
+            raise RpcError("zone_down", f"zone '{zone}' is down; its supervisor restarts it")
+        return ZoneApi(link[0])
 
     def port_of(self, zone: str) -> int | None:
         link = self.links.get(zone)
@@ -58,6 +68,7 @@ class Zones:
         if p.zone not in self.up:
             raise RpcError("no_such_zone", f"zone '{p.zone}' is not part of cluster {cluster}")
         self.links[p.zone] = (conn, p.port)
+        self.up_since[p.zone] = time.monotonic()
         self.up[p.zone].set()
         log.info("zone %s ready on port %s", quote(p.zone), p.port)
         conn.on_close(lambda c: self._went_down(p.zone, c))
@@ -72,6 +83,9 @@ class Zones:
         self.up[zone].clear()
         self.population.pop(zone, None)
         self.ticks.pop(zone, None)
+        if self.stopping:
+            log.info("zone %s stopped (planned %s of its WorldServer)", zone, self.stopping)
+            return  # the players were told why (going_down)
         log.warning("zone %s went down; its supervisor restarts it", zone)
         for player in self.players.in_zone(zone):
             notify(player, ZoneLost(zone))

@@ -20,6 +20,7 @@ from shardkit.world.api import WorldZoneApi
 from shardkit.world.schemas import ZONE_TICK_BUCKETS_S, ZoneTickStats
 from shardkit.zone.admin_port import ZoneAdmin
 from shardkit.zone.chat import ZoneChat
+from shardkit.zone.crossing import Crossings
 from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.outcomes import Outcomes
 from shardkit.zone.player_port import PlayerPort
@@ -34,6 +35,10 @@ log = logging.getLogger("shardkit.zone")
 
 TICK_STATS_INTERVAL_S = 2.0
 """How often a zone tells its WorldServer its tick times (``zone_tick_stats``)."""
+
+
+RETRY_SAVES_S = 2.0  # periodic saves after one failed: the character server may be back
+FLUSH_RETRIES_S = 5.0  # a stopping zone's last try at the final saves still waiting
 
 
 class ZoneServer:
@@ -57,8 +62,10 @@ class ZoneServer:
         self.sim = self.engine.sim
         self.save_interval = settings.server.characters.save_interval_s
         world_router = Router()  # what the WorldServer calls on us: services added below
+        # the WorldServer listens where we do (its bind): loopback unless bound to one address
+        world_host = "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
         self.world_link = ServiceLink(
-            "127.0.0.1", world_port, role="zone", name=name, secret=self.link_key,
+            world_host, world_port, role="zone", name=name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up, router=world_router)
         self.world_api = WorldZoneApi(self.world_link)
         self.roster = Roster(name, self.engine, chat_per_s=world.chat_per_s,
@@ -82,12 +89,14 @@ class ZoneServer:
             "shardkit_zone_recent_tick_seconds", "p50 and p99 of the last 600 ticks' times.",
             lambda: self._recent_ticks(labels), ("world", "zone", "quantile"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
+        crossings = Crossings(self.roster, self.world_link, world)
         self.ticker = Ticker(self.engine, self.roster,
-                             Outcomes(self.roster, portal_zones=same_server),
+                             Outcomes(self.roster, portal_zones=same_server,
+                                      crossing=crossings.take),
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
-        self.admin = ZoneAdmin(self.roster, self.ticker, self.content)
+        self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None
@@ -108,10 +117,13 @@ class ZoneServer:
             self.world_api.zone_tick_stats(stats)
 
     async def _periodic_saves(self) -> None:
+        wait = self.save_interval
         while True:
-            await asyncio.sleep(self.save_interval)
+            await asyncio.sleep(wait)
             started = time.monotonic()
-            await self.roster.save_all()
+            failed = await self.roster.save_all()
+            # the character server is away: try again sooner, so saves catch up once it is back
+            wait = min(self.save_interval, RETRY_SAVES_S) if failed else self.save_interval
             log.debug("periodic save of %d players took %.3f s", len(self.roster),
                       time.monotonic() - started)
 
@@ -137,6 +149,7 @@ class ZoneServer:
             task.cancel()
         await asyncio.gather(*(self.roster.remove(p, final=True)
                                for p in list(self.roster.players.values())))
+        await self.roster.retries.flush(FLUSH_RETRIES_S)
         await self.port.close()
         await metrics.close()
         await self.world_link.stop()
