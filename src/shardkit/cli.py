@@ -135,6 +135,13 @@ def cmd_gmtool(args: argparse.Namespace) -> int:
     return run_gm_tool(args)
 
 
+def cmd_bots(args: argparse.Namespace) -> int:
+    from shardkit.bots.main import run
+
+    setup_logging("WARNING", "bots")
+    return run(args)
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     """The full-screen client on a terminal; the line-based one with --plain or through pipes."""
     if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -224,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plain", action="store_true",
                    help="the line-based client (for scripts and screen readers; also chosen"
                         " when input or output is not a terminal)")
+    p = command("bots", cmd_bots, "load bots: many players that log in, walk, talk and fight")
+    from shardkit.bots.options import add_arguments as add_bot_arguments
+
+    add_bot_arguments(p)
     p = command("gmtool", cmd_gmtool,
                 "the GM tool: a game master's console, or --exec for scripts")
     from shardkit.client.gmtool.main import add_arguments as add_gmtool_arguments

@@ -38,7 +38,8 @@ def write_cluster_config(root: Path, *, world: str = "Atlantis",
                          extra_clusters: str = "", database_urls: dict[str, str] | None = None,
                          save_interval_s: float = 30.0, cluster0_runs_on: str = "local",
                          master_options: dict[str, object] | None = None,
-                         capacity: int = 100, content_dir: str = "", world_extra: str = "") -> None:
+                         capacity: int = 100, content_dir: str = "", world_extra: str = "",
+                         tick_hz: float = 20.0) -> None:
     """serverconfig/ for a test cluster: fixed services on free ports, worlds and zones on any port.
 
     ``master_options`` adds keys to [master] (e.g. ``{"session_policy": "refuse"}``);
@@ -75,7 +76,7 @@ capacity = {capacity}
 world_port = 0
 ssh_port = 0
 zone_base_port = 0
-tick_hz = 20.0
+tick_hz = {tick_hz}
 {world_extra}
 [daemon]
 world_port = {free_port()}

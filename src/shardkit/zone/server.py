@@ -85,6 +85,9 @@ class ZoneServer:
             ("world", "zone")).labels(*labels)
         self.metrics.live_gauge("shardkit_zone_players", "Players in the zone.",
                                 lambda: {labels: len(self.roster)}, ("world", "zone"))
+        self.metrics.live_gauge(
+            "shardkit_zone_recent_tick_seconds", "p50 and p99 of the last 600 ticks' times.",
+            lambda: self._recent_ticks(labels), ("world", "zone", "quantile"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
         crossings = Crossings(self.roster, self.world_link, world)
         self.ticker = Ticker(self.engine, self.roster,
@@ -97,6 +100,10 @@ class ZoneServer:
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None
+
+    def _recent_ticks(self, labels: tuple[str, str]) -> dict[tuple[str, ...], float]:
+        p50, p99 = self.ticker.percentiles_ms()
+        return {(*labels, "0.5"): p50 / 1000, (*labels, "0.99"): p99 / 1000}
 
     def _report_population(self, players: int) -> None:
         self.world_api.zone_population(self.name, players)
