@@ -53,7 +53,7 @@ async def with_character(world: WorldSide, account: int, name: str) -> Player:
     return player
 
 
-def world_ticket(account: int, name: str, world: str = "Atlantis") -> bytes:
+def world_ticket(account: int, name: str, world: str = "Atlantis/0") -> bytes:
     return issue_ticket(TICKET_KEY, kind="world", account_id=account, account_name=name,
                         destination=world)
 
@@ -68,7 +68,7 @@ async def test_ticket_login_once_per_ticket_and_connection(world: WorldSide) -> 
     assert await code_of(api.ticket_login(world_ticket(3, "cat"))) == "already_authenticated"
     again = WorldPlayerApi(await world.connect())
     assert await code_of(again.ticket_login(ticket)) == "ticket_used"
-    assert await code_of(again.ticket_login(world_ticket(5, "eve", "Lemuria"))) == "bad_ticket"
+    assert await code_of(again.ticket_login(world_ticket(5, "eve", "Lemuria/0"))) == "bad_ticket"
     assert session_of(world, 2).ticket_expires_at > 0
     assert len(world.players) == 1
 

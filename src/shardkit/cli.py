@@ -87,7 +87,11 @@ def cmd_imp(args: argparse.Namespace) -> int:
     from shardkit.imp.agent import WorldImp
 
     settings = _settings(args)
-    imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port)
+    try:
+        imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port,
+                       world=args.world)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}")
     return run_until_signalled(imp.run)
 
 
@@ -179,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
     p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
+    p.add_argument("--world", help="the world whose daemon this imp serves (default: the one"
+                                   " world configured here)")
     p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0,
                    help="port of its /metrics (on cluster.metrics_host; default 0: any free port)")
     p = command("zone", cmd_zone, "run one zone (normally started by its WorldServer)")

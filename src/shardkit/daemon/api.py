@@ -11,8 +11,8 @@ from shardkit.daemon.backup_schemas import (
     UploadDone,
     UploadStarted,
 )
-from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster
-from shardkit.wire.peers import PeerApi
+from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster, SpendTicket
+from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import RpcConnection
 
 
@@ -22,6 +22,10 @@ class DaemonApi(PeerApi):
     async def register_cluster(self, cluster: RegisterCluster) -> ClusterRegistered:
         return await self.peer.call_as(ClusterRegistered, "register_cluster",
                                        *msgspec.structs.astuple(cluster))
+
+    async def spend_ticket(self, ticket: SpendTicket) -> Ok:
+        """Spend a world ticket once across the world (``ticket_used`` the second time)."""
+        return await self.peer.call_as(Ok, "spend_ticket", *msgspec.structs.astuple(ticket))
 
     def population(self, number: int, players: int) -> None:
         """The WorldServer's player count (a notification)."""

@@ -18,6 +18,8 @@ from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
+from shardkit.daemon.tickets import TicketBook
+from shardkit.daemon.world_keys import imp_keys, world_server_keys
 from shardkit.imp.api import ImpApi
 from shardkit.imp.schemas import StartWorld, StopWorld
 from shardkit.master.api import MasterServiceApi
@@ -136,7 +138,7 @@ class WorldDaemon:
         cfg = self.settings.server.cluster
         await MasterServiceApi(conn).announce_world(AnnounceWorld(
             self.world.name, host, port, cfg.public_address, self.characters_port,
-            self.world.capacity,
+            self.world.capacity, self.clusters.listing()[0][0],  # the entry point's number
         ))
         announce(f"world {self.world.name} is on the master's list at {host}:{port}")
 
@@ -205,7 +207,6 @@ class WorldDaemon:
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         settings, world = self.settings, self.world
-        secret = settings.secrets.key("daemon_link")
         bind = settings.server.cluster.bind
         d = world.daemon
         ports: list[RpcServer] = [
@@ -217,15 +218,16 @@ class WorldDaemon:
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 BackupVault.for_world(settings, world),
-                ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
-                            world.name))),
+                TicketBook(),
+                ServiceAuth({"world": world_server_keys(settings, world.name),
+                             "backup": settings.secrets.key("characters_link")}, world.name))),
             await serve(bind, d.characters_port, Router.for_services(
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self.characters.attach),
                 GMWorldForwarding(route=cluster_route(self.clusters)),
                 GMFanOut(self.clusters))),
             await serve(bind, d.imp_port, Router.for_services(
-                ServiceAuth({"imp": secret}, world.name, self._imp_connected))),
+                ServiceAuth(imp_keys(settings, world.name), world.name, self._imp_connected))),
         ]
         self.characters_port = ports[1].port
         announce(f"daemon {world.name} listening on {bind}:{ports[0].port} (world servers), "
@@ -244,7 +246,8 @@ class WorldDaemon:
         master = settings.server.master
         self.master_link = ServiceLink(
             master.host, master.port, role="daemon", name=world.name,
-            secret=settings.secrets.key("master_link"), peer_role="master", on_up=self._announce,
+            secret=settings.secrets.world_key(world.name), peer_role="master",
+            on_up=self._announce,
             router=Router.for_services(MasterEvents(self.clusters)),
         )
         self.master_link.start()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import socket
 
-from shardkit.config.settings import Settings
+from shardkit.config.settings import ConfigError, Settings
 from shardkit.imp.schemas import ImpWorld, Started, StartWorld, StopWorld
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
@@ -44,10 +44,19 @@ class ImpService:
         return [ImpWorld(w, n, c.pid, c.starts) for (w, n), c in sorted(self.imp.children.items())]
 
 
+def only_world(settings: Settings) -> str:
+    """The world an imp serves when none is named: the one world configured on its machine."""
+    if len(settings.worlds) != 1:
+        raise ConfigError(f"{settings.config_dir}/worlds has {len(settings.worlds)} worlds;"
+                          " say which one this imp serves with --world")
+    return next(iter(settings.worlds))
+
+
 class WorldImp:
     def __init__(self, settings: Settings, daemon_ip: str, daemon_port: int, name: str | None,
-                 metrics_port: int = 0) -> None:
+                 metrics_port: int = 0, world: str | None = None) -> None:
         self.settings = settings
+        self.world = world or only_world(settings)  # the one world whose key this imp proves
         self.daemon_ip = daemon_ip
         self.daemon_port = daemon_port
         self.name = name or socket.gethostname()
@@ -66,6 +75,9 @@ class WorldImp:
                                 ("world", "cluster"))
 
     def start_world(self, p: StartWorld) -> int | None:
+        if p.world != self.world:
+            raise RpcError("forbidden", f"this imp serves world {quote(self.world)},"
+                                        f" not {quote(p.world)}")
         if p.world not in self.settings.worlds:
             raise RpcError("no_such_world", f"this machine has no config for world '{p.world}'")
         key = (p.world, p.cluster)
@@ -88,7 +100,7 @@ class WorldImp:
     async def run(self, stop: asyncio.Event) -> int:
         link = ServiceLink(
             self.daemon_ip, self.daemon_port, role="imp", name=self.name,
-            secret=self.settings.secrets.key("daemon_link"), peer_role="daemon",
+            secret=self.settings.secrets.world_link_key(self.world), peer_role="daemon",
             router=Router.for_services(ImpService(self)),
         )
         link.start()

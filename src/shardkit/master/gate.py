@@ -14,7 +14,7 @@ from shardkit.master.worlds import WorldRegistry
 from shardkit.runtime.peerlog import quote
 from shardkit.wire.peers import notify
 from shardkit.wire.rpc import RpcConnection, RpcError
-from shardkit.wire.tickets import issue_ticket
+from shardkit.wire.tickets import issue_ticket, world_server
 
 __all__ = ["WorldGate"]
 
@@ -30,7 +30,8 @@ class WorldGate:
     someone leaves it.
     """
 
-    def __init__(self, registry: WorldRegistry, queues: LoginQueues, ticket_key: bytes,
+    def __init__(self, registry: WorldRegistry, queues: LoginQueues,
+                 ticket_key: Callable[[str], bytes],
                  ticket_ttl_s: float, metrics: MasterMetrics,
                  clock: Callable[[], float] = time.time) -> None:
         self.registry = registry
@@ -90,11 +91,11 @@ class WorldGate:
     def _issue(self, account_id: int, name: str, world: str) -> WorldEntry:
         known = self.registry.get(world)
         assert known is not None
-        ticket = issue_ticket(self._ticket_key, kind="world", account_id=account_id,
-                              account_name=name, destination=world, ttl_s=self._ttl,
-                              clock=self._clock)
-        self.queues.hold(world, account_id, self._clock() + self._ttl)
         announced = known.announcement
+        ticket = issue_ticket(self._ticket_key(world), kind="world", account_id=account_id,
+                              account_name=name, destination=world_server(world, announced.cluster),
+                              ttl_s=self._ttl, clock=self._clock)
+        self.queues.hold(world, account_id, self._clock() + self._ttl)
         return WorldEntry(announced.name, announced.host, announced.port, ticket)
 
     def tickets_issued_before_now(self) -> float:

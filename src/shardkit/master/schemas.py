@@ -94,6 +94,7 @@ class AnnounceWorld(msgspec.Struct, array_like=True):
     characters_host: str  # the character server dials this for the daemon's 7001
     characters_port: int
     capacity: int
+    cluster: int = 0  # the WorldServer at host:port; world tickets name it ("<world>/<cluster>")
 
 
 class Heartbeat(msgspec.Struct, array_like=True):

@@ -18,7 +18,6 @@ from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, RpcServer, serve
-from shardkit.wire.tickets import TicketRedeemer
 from shardkit.world.characters import CharacterPort, checks, fillers
 from shardkit.world.chat import ChatEvents, ChatRelay
 from shardkit.world.console import WorldConsole
@@ -28,6 +27,7 @@ from shardkit.world.gm import WorldGM
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.tickets import WorldTickets
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -46,7 +46,6 @@ class WorldServer:
         self.spec: ClusterSpec = world.cluster(cluster)
         self.daemon_host = daemon_host or world.daemon.host
         self.daemon_port = daemon_port or world.daemon.world_port
-        self.redeemer = TicketRedeemer(settings.secrets.key("ticket_key"), kind="world")
         zone_secret = os.urandom(32)
         self.zone_secret = zone_secret
         self.zone_link_key = derive_key(zone_secret, "zone-link")
@@ -57,13 +56,15 @@ class WorldServer:
         self.port: RpcServer | None = None
         self.daemon = ServiceLink(
             self.daemon_host, self.daemon_port, role="world", name=self.label,
-            secret=settings.secrets.key("daemon_link"), peer_role="daemon",
+            secret=settings.secrets.world_link_key(world.name), peer_role="daemon",
             on_up=self._on_daemon_up,
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
                 WorldGM(self.players, world=world.name, cluster=self.spec.number)),
         )
+        self.tickets = WorldTickets(settings.secrets.world_ticket_key(world.name), self.daemon,
+                                    self.label)
         self.content: Content
         self.metrics = self._declare_metrics()
 
@@ -118,7 +119,7 @@ class WorldServer:
         entry = GameEntry(self.daemon, self.players, self.zones, ticket_key=self.zone_ticket_key,
                           public_address=self.settings.server.cluster.public_address)
         return Router.for_services(
-            PlayerPort(self.redeemer, self.players, entry, world=self.world.name,
+            PlayerPort(self.tickets, self.players, entry, world=self.world.name,
                        cluster=self.spec.number),
             CharacterPort(self.daemon, fill=fill, checks=own_checks),
             GuildPort(self.daemon, fill=fill, checks=own_checks),
