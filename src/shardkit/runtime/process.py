@@ -164,7 +164,7 @@ class Child:
             if not self.restart:
                 log.warning("%s %s", who, self.exit_reason)
                 break
-            log.warning("%s %s; restarting in %.1f s", self.name, self.exit_reason, delay)
+            log.warning("%s %s; restarting in %.1f s", who, self.exit_reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay)
             delay = min(delay * 2, 5.0)

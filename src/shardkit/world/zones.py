@@ -72,7 +72,10 @@ class Zones:
         self.up[zone].clear()
         self.population.pop(zone, None)
         self.ticks.pop(zone, None)
-        log.warning("zone %s went down; its supervisor restarts it", zone)
+        if conn.peer_stopping:
+            log.info("zone %s stopped", zone)
+        else:
+            log.warning("zone %s went down; its supervisor restarts it", zone)
         for player in self.players.in_zone(zone):
             notify(player, ZoneLost(zone))
 
