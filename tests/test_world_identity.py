@@ -3,6 +3,7 @@ once per world, and a cluster whose ``shardkit up`` dies stops within 2 s (real 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -16,11 +17,13 @@ import msgspec
 import pytest
 from conftest import Cluster, start_cluster
 from master_support import error_of
-from process_tree import descendants, find, still_running, wait_until_gone
+from process_tree import Proc, descendants, find, still_running, wait_until_gone
 
 from shardkit.client.session import GameClient
 from shardkit.config.settings import secrets_toml, write_private
 from shardkit.master.schemas import WorldEntry
+from shardkit.store.characters import CharacterStore
+from shardkit.store.database import Database
 from shardkit.testing.harness import free_port, start_shardkit
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcError, connect
@@ -219,21 +222,47 @@ def test_a_sigkilled_world_server_is_logged_by_its_supervisor_within_a_second(
     assert logged_after < 1.0, f"the daemon logged the exit {logged_after:.2f} s after the kill"
 
 
-def test_a_sigkilled_up_leaves_no_process_after_two_seconds(tmp_path: Path) -> None:
-    running = start_cluster(tmp_path)
+async def test_a_sigkilled_up_leaves_no_process_after_two_seconds_and_saves_its_players(
+        tmp_path: Path) -> None:
+    running = await asyncio.to_thread(start_cluster, tmp_path, zones=("town",))
     up = running.up
-    tree = descendants(up.process.pid)  # the whole tree, captured before the kill
+    tree: list[Proc] = []
+    client = GameClient("127.0.0.1", running.master_port)
     try:
+        await client.register("orphansave", PASSWORD)
+        await client.login("orphansave", PASSWORD)
+        await client.enter_world(WORLD)
+        await client.create_character("Orphansave")
+        await client.enter_game("Orphansave")
+        await client.wait_for(lambda s: client.me() is not None, timeout=10)
+        me = client.me()
+        assert me is not None
+        start_x = me.x
+        client.move(1, 0)  # progress the periodic save (every 30 s) has not stored yet
+        await client.wait_for(lambda s: (client.me() or me).x > start_x + 4, timeout=10)
+        client.move(0, 0)
+        tree = descendants(up.process.pid)  # the whole tree, captured before the kill
         for component in ("master", "characters", "daemon", "imp", "world", "zone"):
             assert any(component in p.argv for p in tree), (component, tree)
         up.process.kill()
         killed = time.monotonic()
-        left = wait_until_gone(tree, timeout=2.0)
+        left = await asyncio.to_thread(wait_until_gone, tree, 2.0)
         took = time.monotonic() - killed
         assert not left, f"still running {took:.1f} s after the kill: {left}"
+        # the zone saved its player on the way out, through world server, daemon and
+        # character server, all of them stopping at the same moment
+        db = await Database.open(running.database_url("characters"), schema="characters")
+        try:
+            assert client.account is not None
+            stored = await CharacterStore(db).load(client.account.account_id, WORLD,
+                                                   "Orphansave")
+        finally:
+            await db.close()
+        assert stored is not None and stored.x > start_x + 4, (start_x, stored)
     finally:
+        await client.close()
         for proc in still_running(tree):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
-        up.process.wait(10)
+        await asyncio.to_thread(up.process.wait, 10)
         running.drop_databases()
