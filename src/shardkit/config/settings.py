@@ -205,7 +205,7 @@ class Secrets(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def per_world_key(root: bytes, purpose: str, world: str) -> bytes:
-    """HMAC-SHA256(root, "shardkit-world|<purpose>|<world>"): one world's key from a cluster secret."""
+    """One world's key from a cluster secret: HMAC-SHA256(root, "shardkit-world|purpose|world")."""
     message = f"shardkit-world|{purpose}|{world}".encode()
     return hmac.new(root, message, hashlib.sha256).digest()
 
