@@ -219,6 +219,7 @@ def test_a_sigkilled_world_server_is_logged_by_its_supervisor_within_a_second(
         two_servers: Cluster) -> None:
     # its zone outlives it for a moment: the supervisor waits for the process, not for output
     logged_after = kill_world_server(two_servers, 1)
+    print(f"the daemon logged the SIGKILL of a WorldServer {logged_after:.3f} s after it")
     assert logged_after < 1.0, f"the daemon logged the exit {logged_after:.2f} s after the kill"
 
 
@@ -249,6 +250,7 @@ async def test_a_sigkilled_up_leaves_no_process_after_two_seconds_and_saves_its_
         left = await asyncio.to_thread(wait_until_gone, tree, 2.0)
         took = time.monotonic() - killed
         assert not left, f"still running {took:.1f} s after the kill: {left}"
+        print(f"{len(tree)} processes gone {took:.2f} s after `shardkit up` was SIGKILLed")
         # the zone saved its player on the way out, through world server, daemon and
         # character server, all of them stopping at the same moment
         db = await Database.open(running.database_url("characters"), schema="characters")
