@@ -9,67 +9,23 @@ from collections.abc import AsyncIterator
 
 import pytest
 from conftest import Cluster
+from gm_support import (
+    PASSWORD,
+    admin_name,
+    all_closed,
+    code_of,
+    entries,
+    game_master,
+    player_in_game,
+    register_role,
+)
 
 from shardkit.characters.gm_schemas import ItemCount
 from shardkit.client.gm import GMClient
 from shardkit.client.session import GameClient
-from shardkit.gm.api import GMApi
-from shardkit.gm.schemas import AuditQuery, AuditRow
-from shardkit.store.accounts import AccountStore
-from shardkit.store.database import Database
 from shardkit.wire.rpc import RpcError
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
-
-PASSWORD = "gm password here"
-
-
-async def code_of(action: object) -> tuple[str, str]:
-    with pytest.raises(RpcError) as caught:
-        await action  # type: ignore[misc]
-    return caught.value.code, caught.value.message
-
-
-async def register(cluster: Cluster, name: str, role: str = "player") -> None:
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.register(name, PASSWORD)
-    await client.close()
-    if role != "player":
-        db = await Database.open(cluster.database_url("master"), schema="master")
-        try:
-            assert await AccountStore(db).set_role(name, role)
-        finally:
-            await db.close()
-
-
-async def game_master(cluster: Cluster, name: str, role: str = "gm") -> GMClient:
-    await register(cluster, name, role)
-    gm = GMClient("127.0.0.1", cluster.master_port)
-    await gm.login(name, PASSWORD)
-    return gm
-
-
-async def player_in_game(cluster: Cluster, account: str, character: str,
-                         *, enter: bool = True) -> GameClient:
-    await register(cluster, account)
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.login(account, PASSWORD)
-    await client.enter_world("Atlantis")
-    await client.create_character(character)
-    if enter:
-        entered = await client.enter_game(character)
-        await client.wait_for(lambda s: entered.entity_id in s.seen)
-    return client
-
-
-async def all_closed(client: GameClient) -> None:
-    for conn in (client.master, client.world, client.zone):
-        assert conn is not None
-        await asyncio.wait_for(conn.wait_closed(), 10)
-
-
-async def entries(api: GMApi, **where: str) -> list[AuditRow]:
-    return (await api.audit_query(AuditQuery(**where, limit=500))).entries  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -97,7 +53,11 @@ async def test_commands_allowed_or_refused_by_role_and_world(cluster: Cluster,
         assert (report.stored.name, report.account, report.account_role) \
             == ("Pawn", "Pawnee", "player")
         assert report.stored.in_play and report.online is not None
-        assert report.live is None and "needs the zone admin port" in report.live_error
+        assert report.live is not None and report.live_error == ""
+        pawn_now = pawn.me()
+        assert pawn_now is not None and report.live.zone == "town"
+        assert abs(report.live.x - pawn_now.x) <= 0.25  # where it stands now (sync: 1/4 unit)
+        assert abs(report.live.y - pawn_now.y) <= 0.25
         sent = await gwen.api.broadcast("server restarts soon", "Atlantis")
         assert sent.worlds == ["Atlantis"] and sent.players >= 2
         await pawn.wait_for(lambda s: "server restarts soon" in s.notices)
@@ -130,11 +90,14 @@ async def test_commands_allowed_or_refused_by_role_and_world(cluster: Cluster,
             await admin.api.set_role("Bossy", "player")
         assert set_admin.value.code == "forbidden"  # an admin is made and unmade on the manhole
 
-        # zone commands reach the WorldServer holding the character, which needs part 2's port
-        for in_zone in (gwen.api.teleport("Pawn", "town", 10, 10), gwen.api.mute("Pawn", 60, "x"),
-                        gwen.api.unmute("Pawn"), gwen.api.teleport_to("Pawn", "Bossman")):
+        # zone commands reach the zone holding the character, through its WorldServer
+        assert (await gwen.api.teleport("Pawn", "town", 10, 10)).ok
+        assert (await gwen.api.mute("Pawn", 60, "x")).ok and (await gwen.api.unmute("Pawn")).ok
+        assert (await gwen.api.teleport_to("Pawn", "Bossman")).ok
+        for in_zone in (gwen.api.teleport("Bossman", "town", 10, 10),
+                        gwen.api.mute("Bossman", 60, "x"), gwen.api.summon("Bossman")):
             code, why = await code_of(in_zone)
-            assert code == "unavailable" and "Atlantis/0: reaching zone 'town'" in why, why
+            assert code == "forbidden" and "Atlantis/Bossman belongs to an admin" in why, why
 
         # revoking the role takes effect at once, on a GM session already open
         revoked = await admin.api.set_role("Gwen", "player")
@@ -149,7 +112,8 @@ async def test_commands_allowed_or_refused_by_role_and_world(cluster: Cluster,
                 ("gm:Gwen", "kick", "Atlantis/Bossman", "refused"),
                 ("gm:Lem", "who", "world:Atlantis", "refused"),
                 ("gm:Lem", "ban", "account:Pawnee", "refused"),
-                ("gm:Gwen", "teleport", "Atlantis/Pawn", "failed"),
+                ("gm:Gwen", "teleport", "Atlantis/Pawn", "ok"),
+                ("gm:Gwen", "mute", "Atlantis/Bossman", "refused"),
                 (f"gm:{admin_name(admin)}", "set_worlds", "account:Lem", "ok")} <= by_action
         refusal = next(e for e in log if e.actor == "gm:Lem" and e.action == "ban")
         assert refusal.address == "127.0.0.1"
@@ -159,19 +123,6 @@ async def test_commands_allowed_or_refused_by_role_and_world(cluster: Cluster,
             await client.close()
         for gm in (gwen, lem):
             await gm.close()
-
-
-def admin_name(gm: GMClient) -> str:
-    assert gm.welcome is not None
-    return gm.welcome.account_name
-
-
-async def register_role(cluster: Cluster, name: str, role: str) -> None:
-    db = await Database.open(cluster.database_url("master"), schema="master")
-    try:
-        assert await AccountStore(db).set_role(name, role)
-    finally:
-        await db.close()
 
 
 async def test_a_kicked_player_is_disconnected_with_the_reason(cluster: Cluster) -> None:
@@ -240,12 +191,14 @@ async def test_gold_granted_offline_is_there_after_the_next_login(cluster: Clust
 
         entered = await owner.enter_game("Goldwin")  # the login loads the changed state
         await owner.wait_for(lambda s: entered.entity_id in s.seen)
-        code, why = await code_of(gm.api.grant("Goldwin", gold=1))  # in play: the zone's job
-        assert code == "unavailable" and "needs the zone admin port" in why
+        live = await gm.api.grant("Goldwin", gold=1)  # in play: its zone's job, saved at once
+        assert live.gold == 51 and live.version > taken.version
+        await owner.wait_for(lambda s: s.progress.gold == 51 and s.saved is not None
+                             and s.saved.version == live.version)
         assert await owner.leave_game()  # its final save is based on the granted version
         assert owner.state.saved is not None and owner.state.saved.version > taken.version
         stored = (await gm.api.inspect("Goldwin")).stored
-        assert (stored.gold, [(i.item, i.count) for i in stored.items]) == (50, [("wolf_pelt", 1)])
+        assert (stored.gold, [(i.item, i.count) for i in stored.items]) == (51, [("wolf_pelt", 1)])
         assert not stored.in_play and stored.version == owner.state.saved.version
     finally:
         await owner.close()

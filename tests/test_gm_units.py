@@ -31,6 +31,7 @@ from shardkit.store.database import Database
 from shardkit.store.game_masters import GameMasterStore
 from shardkit.store.testing import PostgresUnavailable, fresh_database_url
 from shardkit.wire.rpc import RpcError
+from shardkit.zone.progress import inventory_of, items_of
 
 
 def caller(role: str, *worlds: str) -> Caller:
@@ -114,7 +115,7 @@ def test_gold_and_items_change_never_below_zero_and_odd_entries_stay() -> None:
     before = state(10, [odd[0], {"item": "wolf_pelt", "count": 2}, odd[1]])
     after = apply_changes(before, 5, [ItemCount("wolf_pelt", -2), ItemCount("boar_tusk", 3)])
     assert after.gold == 15 and after.version == 4
-    assert after.inventory == ["torch", {"item": "x"}, {"item": "boar_tusk", "count": 3}]
+    assert after.inventory == ["torch", {"item": "x"}, ["boar_tusk", 3]]  # the zone's pairs
     assert before.inventory[1] == {"item": "wolf_pelt", "count": 2}  # not changed in place
     assert item_counts(after.inventory) == [ItemCount("boar_tusk", 3)]
     for gold, items in ((-11, []), (0, [ItemCount("wolf_pelt", -3)])):
@@ -129,6 +130,18 @@ def test_gold_and_items_change_never_below_zero_and_odd_entries_stay() -> None:
         with pytest.raises(RpcError) as bad:
             check_changes(gold, items, known)
         assert bad.value.code == code
+
+
+def test_an_inventory_the_zone_saved_is_read_and_kept_in_its_format() -> None:
+    zone_saved = state(0, inventory_of({"wolf_pelt": 2, "boar_tusk": 1}))
+    assert item_counts(zone_saved.inventory) == [ItemCount("boar_tusk", 1),
+                                                 ItemCount("wolf_pelt", 2)]
+    after = apply_changes(zone_saved, 0, [ItemCount("wolf_pelt", -1), ItemCount("token", 4)])
+    assert after.inventory == [["boar_tusk", 1], ["wolf_pelt", 1], ["token", 4]]
+    assert items_of(after.inventory) == {"boar_tusk": 1, "wolf_pelt": 1, "token": 4}
+    with pytest.raises(RpcError) as short:
+        apply_changes(zone_saved, 0, [ItemCount("boar_tusk", -2)])
+    assert short.value.code == "not_enough"
 
 
 # ------------------------------------------------------------------- stores
@@ -250,3 +263,26 @@ async def test_wrong_command_lines_never_reach_the_server() -> None:
             await tool.run_line(text)
         assert str(wrong.value).startswith(said)
     assert await tool.run_line("   ") == ""
+
+
+class RecordingApi:
+    """Stands in for GMApi: records which method the tool called, with what."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def __getattr__(self, method: str) -> object:
+        async def call(*args: object) -> None:
+            self.calls.append((method, *args))
+        return call
+
+
+async def test_teleport_me_is_the_game_masters_own_character() -> None:
+    api = RecordingApi()
+    teleport = COMMANDS["teleport"]
+    for words in (["me", "town", "10", "20"], ["Bob", "to", "me"], ["me", "to", "Bob"],
+                  ["Bob", "meadow", "5", "6", "world=Atlantis"]):
+        await teleport.run(api, Line.parse(words, teleport.keys))  # type: ignore[arg-type]
+    assert api.calls == [("teleport", "", "town", 10.0, 20.0, ""), ("summon", "Bob", ""),
+                         ("teleport_to", "", "Bob", ""),
+                         ("teleport", "Bob", "meadow", 5.0, 6.0, "Atlantis")]

@@ -53,3 +53,24 @@ async def test_imp_starts_the_world_server_the_daemon_assigns(imp_cluster: Clust
         assert await client.characters() == []
     finally:
         await client.close()
+
+
+async def test_imp_reports_a_killed_world_server_and_the_daemon_restarts_it(
+        imp_cluster: Cluster) -> None:
+    import os
+    import signal
+
+    from test_supervision import wait_for_cluster
+
+    settings = imp_cluster.settings
+    before = await wait_for_cluster(settings, 1, lambda c: c.state == "running", timeout=60)
+    assert before.host == "imp:local" and before.pid is not None
+    os.kill(before.pid, signal.SIGKILL)
+    # the imp reports the exit; the daemon starts it again through the imp (its standby)
+    after = await wait_for_cluster(
+        settings, 1, lambda c: c.state == "running" and c.pid not in (None, before.pid))
+    assert after.restarts == before.restarts + 1 and "SIGKILL" in after.last_exit, after
+    assert after.host == "imp:local"
+    # the standby took the cluster, so the imp made the next one
+    index = imp_cluster.up.wait_for_line("[world standby 2] world standby ready", timeout=60)
+    assert imp_cluster.up.lines[index].strip().startswith("imp-Atlantis |")

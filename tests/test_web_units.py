@@ -234,7 +234,7 @@ class RunningWeb:
 
 
 async def start_web(settings: Settings) -> RunningWeb:
-    server = WebServer(settings)
+    server = WebServer(settings, forward_addresses=False)  # the echo master speaks no bridge_forward
     stop = asyncio.Event()
     task = asyncio.create_task(server.run(stop))
     for _ in range(200):  # bounded: the port is set as soon as the server listens

@@ -103,14 +103,44 @@ async def test_teleport_moves_the_view_at_once(tmp_path: Path) -> None:
         await refused("not_here", rig.admin.teleport("Nobody", 5.0, 5.0))
 
 
+async def test_a_mute_that_runs_out_is_told_and_chat_is_heard_again(tmp_path: Path) -> None:
+    async with ZoneRig(tmp_path) as rig:
+        ann, bob = await rig.player("Ann"), await rig.player("Bob")
+        until = time.time() + 1.0
+        await rig.admin.mute("Ann", until, "cool down")
+        await ann.wait_for(lambda s: s.muted is not None and s.muted.until == until)
+        await refused("muted", ann.zone_say("still here?"))
+        await ann.wait_for(lambda s: s.muted is None, timeout=10)  # told when it runs out
+        assert time.time() >= until
+        await ann.zone_say("free again")
+        await bob.wait_for(lambda s: ("Ann", "free again") in s.chat)
+        assert (await rig.admin.inspect("Ann")).muted_until == 0.0
+
+
+async def test_teleport_to_another_zone_of_the_world_server_saves_it_there(
+        tmp_path: Path) -> None:
+    async with ZoneRig(tmp_path) as rig:
+        bob = await rig.player("Bob")
+        await refused("out_of_bounds", rig.admin.teleport("Bob", 150.0, 20.0, "field"))
+        why = await refused("other_server", rig.admin.teleport("Bob", 5.0, 5.0, "isle"))
+        assert "not one of this WorldServer's zones (arena, field)" in why.message
+        assert (await rig.admin.teleport("Bob", 70.0, 30.0, "field")).ok
+        portal = await bob.wait_for(lambda s: s.portal)  # its client would enter field now
+        assert (portal.portal, portal.zone, portal.x, portal.y, portal.moved) == (
+            "teleport", "field", 70.0, 30.0, True)
+        saved = rig.world.characters["bob"]
+        assert (saved.zone, saved.x, saved.y) == ("field", 70.0, 30.0)
+        await refused("not_here", rig.admin.inspect("Bob"))
+
+
 async def test_grant_and_take_gold_and_items_never_below_zero(tmp_path: Path) -> None:
     async with ZoneRig(tmp_path) as rig:
         ann = await rig.player("Ann")
         live = await rig.admin.grant(GrantCharacter("Ann", 10, {"token": 3}))
         assert (live.gold, live.items) == (10, [("token", 3)])
         await ann.wait_for(lambda s: s.progress.gold == 10 and s.progress.items == {"token": 3})
-        await refused("insufficient", rig.admin.grant(GrantCharacter("Ann", -11)))
-        await refused("insufficient", rig.admin.grant(GrantCharacter("Ann", 0, {"token": -4})))
+        await refused("not_enough", rig.admin.grant(GrantCharacter("Ann", -11)))
+        await refused("not_enough", rig.admin.grant(GrantCharacter("Ann", 0, {"token": -4})))
         await refused("no_such_item", rig.admin.grant(GrantCharacter("Ann", 1, {"gem": 1})))
         live = await rig.admin.grant(GrantCharacter("Ann", -10, {"token": -1}))
         assert (live.gold, live.items) == (0, [("token", 2)])

@@ -75,6 +75,13 @@ def cmd_world(args: argparse.Namespace) -> int:
     from shardkit.world.server import WorldServer
 
     settings = _settings(args)
+    if args.standby:
+        from shardkit.world.standby import run_standby
+
+        standby = Path(args.standby)
+        return run_until_signalled(lambda stop: run_standby(settings, standby, stop))
+    if not args.world:
+        sys.exit("shardkit: world needs --world (or --standby FILE, as an imp starts it)")
     try:
         server = WorldServer(settings, settings.world(args.world), args.cluster,
                              args.daemon_ip, args.daemon_port)
@@ -87,8 +94,17 @@ def cmd_imp(args: argparse.Namespace) -> int:
     from shardkit.imp.agent import WorldImp
 
     settings = _settings(args)
+    host, port = args.daemon_ip, args.daemon_port
+    if args.daemon:
+        host, _, given = args.daemon.rpartition(":")
+        if not host or not given.isdigit():
+            sys.exit("shardkit: --daemon takes HOST:PORT, e.g. 10.0.0.2:7005")
+        port = int(given)
+    if not host:
+        sys.exit("shardkit: say where the daemon is: --daemon HOST:PORT (or --daemon-ip)")
     try:
-        imp = WorldImp(settings, args.daemon_ip, args.daemon_port, args.name, args.metrics_port,
+        imp = WorldImp(settings, host, port, args.name, args.metrics_port,
+                       capacity=args.capacity, address=args.address, standby=not args.no_standby,
                        world=args.world)
     except ConfigError as exc:
         sys.exit(f"shardkit: {exc}")
@@ -175,13 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("daemon", cmd_daemon, "run the WorldDaemon of one world")
     p.add_argument("--world", required=True)
     p = command("world", cmd_world, "run one WorldServer (normally started by its daemon or an imp)")
-    p.add_argument("--world", required=True)
+    p.add_argument("--world")
+    p.add_argument("--standby", help="wait, imported, for an imp to hand over a cluster"
+                                     " (it writes this file, then sends SIGUSR1)")
     p.add_argument("--cluster", type=int, default=0)
     p.add_argument("--daemon-ip", dest="daemon_ip")
     p.add_argument("--daemon-port", dest="daemon_port", type=int)
     p = command("imp", cmd_imp, "run a WorldImp that starts WorldServers for a daemon")
-    p.add_argument("--daemon-ip", dest="daemon_ip", required=True)
+    p.add_argument("--daemon", help="the daemon's imp port, HOST:PORT (e.g. 10.0.0.2:7005)")
+    p.add_argument("--daemon-ip", dest="daemon_ip", help="the daemon's host (or use --daemon)")
     p.add_argument("--daemon-port", dest="daemon_port", type=int, default=7005)
+    p.add_argument("--no-standby", dest="no_standby", action="store_true",
+                   help="keep no warm standby WorldServer (saves memory; starts take longer)")
+    p.add_argument("--capacity", type=int, help="WorldServers it may run (default: CPU count)")
+    p.add_argument("--address", help="where clients reach its WorldServers"
+                                     " (default: cluster.public_address)")
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
     p.add_argument("--world", help="the world whose daemon this imp serves (default: the one"
                                    " world configured here)")

@@ -1,8 +1,10 @@
 """Gold and items a game master gives or takes, applied to a character state (pure, no I/O).
 
-A stored inventory is a list of ``{"item": <content item id>, "count": <n>}`` entries, one per
-item. Entries of any other shape are kept as they are, untouched and in place, so a change
-never loses what it does not understand.
+A stored inventory is the zone's: a list of ``[<content item id>, <count>]`` pairs, one per
+item (zone/progress.py writes it). ``{"item": <id>, "count": <n>}`` entries, which earlier
+GM changes wrote, are read as well and rewritten as pairs. Entries of any other shape are
+kept as they are, untouched and in place, so a change never loses what it does not
+understand.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ MAX_CHANGES = 32
 
 def _entry(entry: Any) -> tuple[str, int] | None:
     """(item, count) of an entry of the inventory format, or None for anything else."""
-    if isinstance(entry, dict) and set(entry) == {"item", "count"}:
+    if isinstance(entry, list | tuple) and len(entry) == 2:
+        item, count = entry
+    elif isinstance(entry, dict) and set(entry) == {"item", "count"}:
         item, count = entry["item"], entry["count"]
-        if isinstance(item, str) and isinstance(count, int) and not isinstance(count, bool):
-            return item, count
+    else:
+        return None
+    if isinstance(item, str) and isinstance(count, int) and not isinstance(count, bool):
+        return item, count
     return None
 
 
@@ -76,8 +82,8 @@ def apply_changes(state: CharacterState, gold: int, items: list[ItemCount]) -> C
         elif parsed[0] not in placed:
             placed.add(parsed[0])
             if counts[parsed[0]] > 0:
-                inventory.append({"item": parsed[0], "count": counts[parsed[0]]})
+                inventory.append([parsed[0], counts[parsed[0]]])
     for item, count in counts.items():
         if item not in placed and count > 0:
-            inventory.append({"item": item, "count": count})
+            inventory.append([item, count])
     return msgspec.structs.replace(state, gold=new_gold, inventory=inventory)

@@ -17,6 +17,7 @@ from shardkit.characters.gm_service import GMService
 from shardkit.characters.guilds import GuildService
 from shardkit.characters.metrics import CharacterMetrics, MeteredSaves
 from shardkit.characters.service import CharacterService
+from shardkit.characters.transfer import TransferSaves
 from shardkit.config.settings import Settings
 from shardkit.content import ContentError, content_dir, content_version, load_content
 from shardkit.gm.api import GMAuditApi
@@ -131,7 +132,7 @@ class CharacterServer:
         daemons = DaemonLinks(settings, Router.for_services(
             CharacterService(characters, saves, guilds, self.claims, audit,
                              max_per_account=settings.server.characters.max_per_account),
-            GuildService(guilds, audit), self.content,
+            GuildService(guilds, audit), self.content, TransferSaves(saves, self.claims),
         ), self.claims)
         self._daemons = daemons
 

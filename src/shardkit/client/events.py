@@ -12,7 +12,7 @@ from shardkit.master.notifications import Broadcast, Kicked, QueuePosition, Queu
 from shardkit.master.schemas import WorldEntry
 from shardkit.wire.rpc import RpcConnection, rpc
 from shardkit.world.notifications import GuildChat, ZoneLost
-from shardkit.zone.notifications import Chat, Muted, Portal, Saved
+from shardkit.zone.notifications import Chat, Muted, Portal, Saved, Transfer
 
 COMBAT_LINES = 500  # combat lines a ClientState keeps (the newest)
 
@@ -95,6 +95,8 @@ class ClientState:
     refused: list[tuple[int, str]] = field(default_factory=list)  # attacks: (target, reason)
     respawns: int = 0
     portal: Portal | None = None  # the last portal we stepped into
+    transfer: Transfer | None = None  # the last portal that took us to another WorldServer
+    transfers: int = 0  # crossings to another WorldServer we followed to their zone
     muted: Muted | None = None  # our chat is dropped until muted.until (0: not muted)
     saved: Saved | None = None  # the last state the character server acknowledged
     guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
@@ -115,6 +117,8 @@ class Listener(Protocol):
     def changed(self) -> None: ...
 
     def follow_portal(self, portal: Portal) -> None: ...
+
+    def follow_transfer(self, transfer: Transfer) -> None: ...
 
 
 class ServerEvents:

@@ -10,6 +10,7 @@ from typing import Any
 from shardkit.characters.calls import CharacterCalls
 from shardkit.client.events import ClientState, Seen, ServerEvents
 from shardkit.client.guilds import GuildCalls
+from shardkit.client.transfer import arrive
 from shardkit.client.zone_events import ZoneEvents
 from shardkit.master.accounts_rules import password_problem
 from shardkit.master.api import MasterPlayerApi
@@ -20,7 +21,7 @@ from shardkit.wire.scram import ScramClientSession, ScramError, make_verifier
 from shardkit.world.api import WorldPlayerApi
 from shardkit.world.schemas import Welcome
 from shardkit.zone.api import ZonePlayerApi
-from shardkit.zone.notifications import SAY, WORLD, ZONE, Portal
+from shardkit.zone.notifications import SAY, WORLD, ZONE, Portal, Transfer
 from shardkit.zone.schemas import Entered
 
 __all__ = ["ClientState", "GameClient", "Seen", "ServerEvents"]
@@ -203,6 +204,9 @@ class GameClient(GuildCalls):
             self.leaving_zone = None
             raise
         self.character = character
+        if entry.transfer:  # its zone is on another WorldServer of the world: go there
+            return await arrive(self, self._dial, self._router, entry.host, entry.port,
+                                entry.ticket)
         return await self.enter_zone(entry.host, entry.port, entry.ticket)
 
     async def enter_zone(self, host: str, port: int, ticket: bytes) -> Entered:
@@ -231,6 +235,21 @@ class GameClient(GuildCalls):
         except (RpcError, OSError) as exc:
             self.state.notices.append(f"could not follow the portal to {portal.zone}: {exc}")
             self.changed()
+
+    def follow_transfer(self, transfer: Transfer) -> None:
+        """A portal took our character to another WorldServer: go there and enter its zone."""
+        background(self._cross(transfer))
+
+    async def _cross(self, transfer: Transfer) -> None:
+        try:
+            await arrive(self, self._dial, self._router, transfer.host, transfer.port,
+                         transfer.ticket)
+        except (RpcError, OSError) as exc:
+            self.state.notices.append(f"could not follow the portal to {transfer.zone}: {exc}")
+            self.changed()
+            return
+        self.state.transfers += 1
+        self.changed()
 
     def _in_zone(self) -> RpcConnection:
         if self.zone is None or self.zone.closed.is_set():

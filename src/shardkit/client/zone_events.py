@@ -20,6 +20,7 @@ from shardkit.zone.notifications import (
     Portal,
     Respawned,
     Sync,
+    Transfer,
 )
 
 EVENT_KINDS = {EVENT_HIT: "hit", EVENT_DEATH: "death", EVENT_LEVEL_UP: "level_up"}
@@ -111,6 +112,13 @@ class ZoneEvents:
         self.client.state.portal = p
         if p.moved:
             self.client.follow_portal(p)
+        self.client.changed()
+
+    @rpc("transfer", Transfer, public=True)
+    def transfer(self, conn: RpcConnection, p: Transfer) -> None:
+        """A portal took us to another WorldServer's zone: the client follows by itself."""
+        self.client.state.transfer = p
+        self.client.follow_transfer(p)
         self.client.changed()
 
     @rpc("muted", Muted, public=True)

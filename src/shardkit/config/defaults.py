@@ -122,10 +122,19 @@ host = "127.0.0.1"
 username = "admin"
 allowed_ips = ["127.0.0.1/32", "::1/128"]
 
+[supervision]                  # how the daemon restarts WorldServers that exit
+backoff_s = 0.5                # first restart after a crash; doubles with each quick exit
+backoff_max_s = 30.0           # ...up to this
+stable_s = 30.0                # a run this long resets the back-off
+crash_loop_exits = 4           # this many quick exits in a row: marked crash_loop
+link_timeout_s = 20.0          # a local WorldServer running this long without its link: killed
+imp_heartbeat_s = 1.0          # imps ping the daemon this often...
+imp_timeout_s = 4.0            # ...and a link silent this long is dropped and re-dialled
+
 [[clusters]]
 number = 0
 zones = ["town", "meadow"]
-runs_on = "local"              # or "imp:<name>" to start it through a WorldImp of that name
+runs_on = "local"              # "imp:<name>": through that WorldImp; "imp": the imp with most room
 
 [[clusters]]
 number = 1

@@ -143,7 +143,22 @@ class ClusterSpec(msgspec.Struct, forbid_unknown_fields=True):
 
     number: int = 0
     zones: list[str] = msgspec.field(default_factory=lambda: ["town"])
-    runs_on: str = "local"  # "local", or "imp:<name>" for a WorldImp of that name
+    # "local" (the daemon's host), "imp:<name>" (that WorldImp's host), or "imp" (the linked
+    # imp with the most room, by the capacity the imps report)
+    runs_on: Annotated[str, msgspec.Meta(pattern=r"^(local|imp|imp:[A-Za-z0-9_.-]{1,64})$")] = (
+        "local")
+
+
+class Supervision(msgspec.Struct, forbid_unknown_fields=True):
+    """How a daemon restarts its WorldServers (daemon/restarts.py)."""
+
+    backoff_s: Annotated[float, msgspec.Meta(gt=0)] = 0.5  # first restart after a crash
+    backoff_max_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # doubling stops here
+    stable_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # a run this long resets the back-off
+    crash_loop_exits: Annotated[int, msgspec.Meta(ge=2)] = 4  # quick exits in a row: crash loop
+    link_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 20.0  # running, not linked: killed
+    imp_heartbeat_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # imp link pings
+    imp_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 4.0  # no ping this long: link dropped
 
 
 class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -161,6 +176,7 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     daemon: Daemon = msgspec.field(default_factory=Daemon)
     ssh: Console = msgspec.field(default_factory=Console)
     clusters: list[ClusterSpec] = msgspec.field(default_factory=lambda: [ClusterSpec()])
+    supervision: Supervision = msgspec.field(default_factory=Supervision)
 
     def cluster(self, number: int) -> ClusterSpec:
         for spec in self.clusters:

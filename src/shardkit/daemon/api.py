@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from shardkit.daemon.backup_schemas import (
@@ -11,7 +13,9 @@ from shardkit.daemon.backup_schemas import (
     UploadDone,
     UploadStarted,
 )
+from shardkit.daemon.layout_schemas import WorldLayout
 from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster, SpendTicket
+from shardkit.imp.schemas import ImpHello, ImpWelcome, WorldExit
 from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import RpcConnection
 
@@ -30,6 +34,28 @@ class DaemonApi(PeerApi):
     def population(self, number: int, players: int) -> None:
         """The WorldServer's player count (a notification)."""
         self.peer.notify("population", number, players)
+
+    async def world_layout(self) -> WorldLayout:
+        """Every WorldServer and imp of the world: where, state, restarts, crash loop."""
+        return await self.peer.call_as(WorldLayout, "world_layout")
+
+
+class ImpLinkApi(PeerApi):
+    """What a WorldImp calls on its daemon's imp port (7005)."""
+
+    async def hello(self, hello: ImpHello) -> ImpWelcome:
+        return await self.peer.call_as(ImpWelcome, "imp_hello", *msgspec.structs.astuple(hello))
+
+    async def ping(self, timeout: float) -> None:
+        """The imp's heartbeat; ``timeout`` bounds the wait for the answer."""
+        await asyncio.wait_for(self.peer.call("imp_ping"), timeout)
+
+    def world_exited(self, exit_: WorldExit) -> None:
+        """A WorldServer the imp started has exited (a notification)."""
+        self.peer.notify("world_exited", *msgspec.structs.astuple(exit_))
+
+    async def world_layout(self) -> WorldLayout:
+        return await self.peer.call_as(WorldLayout, "world_layout")
 
 
 class BackupVaultApi:

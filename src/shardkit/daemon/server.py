@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from shardkit.characters.api import CharactersApi
-from shardkit.config.settings import ClusterSpec, Settings, WorldSettings
+from shardkit.config.settings import Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
 from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
@@ -16,22 +16,22 @@ from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
 from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
+from shardkit.daemon.imps import ImpPort, LayoutPort
+from shardkit.daemon.layout import describe
 from shardkit.daemon.master_events import MasterEvents
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
+from shardkit.daemon.supervise import WorldSupervisor
 from shardkit.daemon.tickets import TicketBook
+from shardkit.daemon.transfer import AdmitForwarding, Transfers
 from shardkit.daemon.world_keys import imp_keys, world_server_keys
-from shardkit.imp.api import ImpApi
-from shardkit.imp.schemas import StartWorld, StopWorld
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics
-from shardkit.runtime.peerlog import quote
-from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.runtime.tasks import background
 from shardkit.wire.handshake import ServiceAuth
 from shardkit.wire.link import InboundLink, ServiceLink
-from shardkit.wire.rpc import Router, RpcConnection, RpcError, RpcServer, rpc, serve
+from shardkit.wire.rpc import Router, RpcConnection, RpcServer, rpc, serve
 
 log = logging.getLogger("shardkit.daemon")
 
@@ -62,8 +62,7 @@ class WorldDaemon:
         self.world = world
         self.clusters = ClusterRegistry(world.name, self._cluster_registered)
         self.characters = InboundLink("the character server", on_up=self._check_content)
-        self.imps: dict[str, RpcConnection] = {}
-        self.children: dict[int, Child] = {}
+        self.supervisor = WorldSupervisor(settings, world, self.clusters)
         self.status = "up"
         self._stop = asyncio.Event()
         self.master_link: ServiceLink | None = None
@@ -87,8 +86,14 @@ class WorldDaemon:
             ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_population", "Players on the world's WorldServers.",
                            lambda: {world: self.clusters.population()}, labels)
+        metrics.live_gauge("shardkit_daemon_world_server_crash_loop",
+                           "1 while a WorldServer is marked crash-looping, else 0.",
+                           lambda: {(self.world.name, str(n)): float(slot.tracker.crash_loop)
+                                    for n, slot in self.supervisor.book.slots.items()},
+                           ("world", "cluster"))
         metrics.live_gauge("shardkit_daemon_imps", "WorldImps linked to the daemon.",
-                           lambda: {world: len(self.imps)}, labels)
+                           lambda: {world: sum(imp.linked for imp in
+                                            self.supervisor.book.imps.values())}, labels)
         metrics.live_gauge("shardkit_daemon_character_server_linked",
                            "1 while the character server is linked, else 0.",
                            lambda: {world: float(self.characters.up.is_set())}, labels)
@@ -109,25 +114,6 @@ class WorldDaemon:
     async def _check_content(self, conn: RpcConnection) -> None:
         """Learn the character server's content version; drop WorldServers that differ."""
         self.clusters.content_known(await CharactersApi(conn).content_version())
-
-    # ---------------------------------------------------------------- imps
-    def _imp_connected(self, conn: RpcConnection) -> None:
-        assert conn.identity is not None
-        name = conn.identity.name
-        self.imps[name] = conn
-        conn.on_close(lambda c: self.imps.pop(name, None) if self.imps.get(name) is c else None)
-        log.info("imp %s connected from %s", quote(name), conn.peer_ip)
-        for spec in self.world.clusters:
-            if spec.runs_on == f"imp:{name}":
-                background(self._start_on_imp(conn, spec))
-
-    async def _start_on_imp(self, conn: RpcConnection, spec: ClusterSpec) -> None:
-        daemon = self.world.daemon
-        try:
-            await ImpApi(conn).start_world(
-                StartWorld(self.world.name, spec.number, daemon.host, daemon.world_port))
-        except RpcError as exc:
-            log.error("imp could not start cluster %s: %s", spec.number, quote(exc))
 
     # -------------------------------------------------------------- master
     async def _announce(self, conn: RpcConnection) -> None:
@@ -163,7 +149,7 @@ class WorldDaemon:
                              f" {self.clusters.populations.get(number, 0)} players")
             linked = "linked" if self.characters.up.is_set() else "not linked"
             lines.append(f"  character server: {linked}")
-            lines.append(f"  imps: {', '.join(sorted(self.imps)) or 'none'}")
+            lines.append(describe(self.supervisor.book.status()))
             return "\n".join(lines)
 
         @commands.command("reboot", "restart every WorldServer of this world")
@@ -180,30 +166,11 @@ class WorldDaemon:
 
     async def reboot(self) -> None:
         self.status = "rebooting"
-        for child in list(self.children.values()):
-            child.kill(15)  # SIGTERM: zones save, the supervisor restarts it
-        for name, conn in self.imps.items():
-            for spec in self.world.clusters:
-                if spec.runs_on == f"imp:{name}":
-                    await ImpApi(conn).stop_world(StopWorld(self.world.name, spec.number))
-                    await self._start_on_imp(conn, spec)
+        for spec in self.world.clusters:  # SIGTERM: zones save, the supervisor restarts it
+            await self.supervisor.restart(spec.number)
         self.status = "up"
 
     # ----------------------------------------------------------------- run
-    def _start_local_clusters(self) -> None:
-        root = str(self.settings.root)
-        for spec in self.world.clusters:
-            if spec.runs_on != "local":
-                continue
-            child = Child(
-                f"world {self.world.name}/{spec.number}",
-                shardkit_command("world", "--root", root, "--world", self.world.name,
-                                 "--cluster", str(spec.number)),
-                on_line=relay_line, hang_timeout_s=self.settings.server.cluster.hang_timeout_s,
-            )
-            self.children[spec.number] = child
-            child.start()
-
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         settings, world = self.settings, self.world
@@ -211,12 +178,14 @@ class WorldDaemon:
         d = world.daemon
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
-                WorldServerPort(self.clusters),
+                WorldServerPort(self.clusters), LayoutPort(self.supervisor),
                 CharacterForwarding(self.characters),
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
                 WorldChat(self.clusters, chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
+                Transfers(self.characters, self.clusters),
+                AdmitForwarding(route=cluster_route(self.clusters)),
                 BackupVault.for_world(settings, world),
                 TicketBook(),
                 ServiceAuth({"world": world_server_keys(settings, world.name),
@@ -225,11 +194,13 @@ class WorldDaemon:
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self.characters.attach),
                 GMWorldForwarding(route=cluster_route(self.clusters)),
-                GMFanOut(self.clusters))),
+                GMFanOut(self.clusters), LayoutPort(self.supervisor))),
             await serve(bind, d.imp_port, Router.for_services(
-                ServiceAuth(imp_keys(settings, world.name), world.name, self._imp_connected))),
+                ImpPort(self.supervisor, world.supervision), LayoutPort(self.supervisor),
+                ServiceAuth(imp_keys(settings, world.name), world.name))),
         ]
         self.characters_port = ports[1].port
+        self.supervisor.daemon_port = ports[0].port
         announce(f"daemon {world.name} listening on {bind}:{ports[0].port} (world servers), "
                  f"{bind}:{ports[1].port} (character server), {bind}:{ports[2].port} (imps)")
         policy = AccessPolicy(d.console.username, settings.secrets.daemon_console_password,
@@ -252,11 +223,11 @@ class WorldDaemon:
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
-        self._start_local_clusters()
+        self.supervisor.start()
         await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
-        await asyncio.gather(*(child.stop() for child in self.children.values()))
+        await self.supervisor.stop()
         console.close()
         await metrics.close()
         await self.master_link.stop()

@@ -9,13 +9,14 @@ from shardkit.wire.handshake import KeyOfName
 
 
 def world_server_keys(settings: Settings, world: str) -> KeyOfName:
-    """The key of a WorldServer named ``<world>/<cluster>`` of this world; None for any other
-    name, so a WorldServer of another world is refused by name before any proof."""
+    """The key of a WorldServer named ``<world>/<cluster>`` of this world (or a tool named
+    ``<world>/<anything>``, such as ``<world>/status``); None for any other name, so a
+    WorldServer of another world is refused by name before any proof."""
     key = settings.secrets.world_link_key(world)
 
     def key_of(name: str) -> bytes | None:
-        own, _, number = name.partition("/")
-        return key if own == world and number.isdigit() else None
+        own, _, rest = name.partition("/")
+        return key if own == world and rest else None
 
     return key_of
 

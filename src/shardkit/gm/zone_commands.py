@@ -2,7 +2,8 @@
 
 Each finds the character in play (``gm_who``), then sends the call to the WorldServer that
 holds it (through the character server and the world's daemon), which passes it to the
-zone. A gm may not move or mute an admin's character.
+zone's admin methods. A gm may not move or mute an admin's character. A ``name`` of ""
+means the game master's own character, when it plays one (``teleport``, ``teleport_to``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class ZoneCommands:
         self.targets = targets
 
     async def _in_play(self, act: Action, name: str, world: str) -> OnlineCharacter:
-        """The character in play the action is on; not an admin's, for a gm."""
+        """The character in play the action is on (""; the caller's own); not an admin's, for
+        a gm."""
+        if not name:
+            me = await self.targets.own_character(act.caller)
+            act.target = label(me.world, me.character)
+            return me
         who = await self.targets.online(act.caller, name, world)
         if not who.character_id:
             raise RpcError("not_in_game", f"{who.account} has no character in play")
@@ -53,6 +59,11 @@ class ZoneCommands:
         if mover.world != to.world:
             raise RpcError("other_world", f"{mover.character} is in {mover.world} and"
                                           f" {to.character} in {to.world}")
+        if mover.cluster != to.cluster:
+            raise RpcError("other_server", f"{mover.character} plays on world server"
+                           f" {mover.world}/{mover.cluster} and {to.character} on"
+                           f" {to.world}/{to.cluster}; a character is moved only between the"
+                           f" zones of the world server it plays on")
         peer = self.targets.peer
         where = await GMWorldCalls.gm_inspect_live.send(peer, _at(to))
         act.detail.update(to=label(to.world, to.character), zone=where.zone, x=where.x,
@@ -62,7 +73,8 @@ class ZoneCommands:
 
     @rpc("teleport", TeleportCommand, roles=GM)
     async def teleport(self, conn: RpcConnection, p: TeleportCommand) -> Ok:
-        """Move a character in play to a point of a zone of its world."""
+        """Move a character in play (or the game master's own) to a point of its zone ("")
+        or of another zone of its WorldServer."""
         async with self.actions.run(conn, "teleport", p.name) as act:
             who = await self._in_play(act, p.name, p.world)
             act.detail.update(zone=p.zone, x=p.x, y=p.y)
@@ -71,7 +83,7 @@ class ZoneCommands:
 
     @rpc("teleport_to", TeleportToCommand, roles=GM)
     async def teleport_to(self, conn: RpcConnection, p: TeleportToCommand) -> Ok:
-        """Move a character in play to where another one stands."""
+        """Move a character in play (or the game master's own) to where another one stands."""
         async with self.actions.run(conn, "teleport_to", p.name) as act:
             mover = await self._in_play(act, p.name, p.world)
             to = await self.targets.online(act.caller, p.to, mover.world)

@@ -6,11 +6,15 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
 
 from shardkit.config.settings import Settings, is_world_name
 from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.account_port import AccountPort
 from shardkit.master.bans import ActiveBan, BanList, Network
+from shardkit.master.forwarding import BridgeForwarding, forward_key
 from shardkit.master.gate import WorldGate
 from shardkit.master.gm_admin import GMAdmin
 from shardkit.master.gm_tickets import GMTicketService
@@ -92,6 +96,15 @@ class MasterServer:
     def uptime_s(self) -> float:
         return time.monotonic() - self._started
 
+    def status_data(self) -> dict[str, Any]:
+        """What the status page and ``/status.json`` show."""
+        return {
+            "uptime_s": round(self.uptime_s(), 1),
+            "sessions": len(self.sessions),
+            "queued": self.queues.total(),
+            "worlds": [msgspec.structs.asdict(w) for w in self.gate.listing()],
+        }
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -172,7 +185,7 @@ class MasterServer:
 
     async def _start_status_page(self) -> HttpEndpoint | None:
         cfg = self.settings.server.master
-        http = HttpEndpoint(status_app(self))
+        http = HttpEndpoint(status_app(self.status_data, self.metrics))
         try:
             port = await http.start(cfg.status_host, cfg.status_port)
         except OSError as exc:
@@ -198,6 +211,7 @@ class MasterServer:
             ServicePort(self.registry, self.gate, self.services),
             GMTicketService(self.accounts, settings),
             GMAdmin(self.accounts, self.game_masters, self),
+            BridgeForwarding(forward_key(settings.secrets.key("master_link"))),
             ServiceAuth({"daemon": self._daemon_key,
                          "characters": settings.secrets.key("characters_link")}, "master"),
         )

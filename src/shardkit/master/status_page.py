@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from shardkit.runtime.metrics import metrics_app
+from shardkit.runtime.metrics import ProcessMetrics, metrics_app
 
-if TYPE_CHECKING:
-    from shardkit.master.server import MasterServer
+__all__ = ["StatusSource", "status_app"]
 
-__all__ = ["status_app", "status_data"]
+StatusSource = Callable[[], dict[str, Any]]
+"""What the page shows: ``uptime_s``, ``sessions``, ``queued`` and ``worlds`` (listing rows)."""
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>shardkit master</title>
@@ -28,17 +29,7 @@ _PAGE = """<!doctype html>
 """
 
 
-def status_data(master: MasterServer) -> dict[str, Any]:
-    return {
-        "uptime_s": round(master.uptime_s(), 1),
-        "sessions": len(master.sessions),
-        "queued": master.queues.total(),
-        "worlds": [msgspec.structs.asdict(w) for w in master.gate.listing()],
-    }
-
-
-def _html(master: MasterServer) -> str:
-    data = status_data(master)
+def _html(data: dict[str, Any]) -> str:
     rows = "\n".join(
         "<tr>" + "".join(f"<td>{html.escape(str(w[k]))}</td>"
                          for k in ("name", "status", "population", "capacity", "queue")) + "</tr>"
@@ -49,17 +40,17 @@ def _html(master: MasterServer) -> str:
                         sessions=data["sessions"], queued=data["queued"], rows=rows)
 
 
-def status_app(master: MasterServer) -> web.Application:
+def status_app(status: StatusSource, metrics: ProcessMetrics) -> web.Application:
     """The master's status server: ``/`` (HTML), ``/status.json``, ``/metrics``, ``/healthz``."""
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=_html(master), content_type="text/html")
+        return web.Response(text=_html(status()), content_type="text/html")
 
     async def as_json(request: web.Request) -> web.Response:
-        return web.Response(body=msgspec.json.encode(status_data(master)),
+        return web.Response(body=msgspec.json.encode(status()),
                             content_type="application/json")
 
-    app = metrics_app(master.metrics)
+    app = metrics_app(metrics)
     app.router.add_get("/", page)
     app.router.add_get("/status.json", as_json)
     return app

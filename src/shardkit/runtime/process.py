@@ -312,6 +312,11 @@ class Child:
                 log.exception("relaying output of %s failed", self.name)
 
     # ---------------------------------------------------------------- control
+    async def wait(self) -> None:
+        """Until supervision has ended: with ``restart`` off, until this run's exit."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(sig)

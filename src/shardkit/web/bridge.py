@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
+from shardkit.web.logins import LoginWatch
 from shardkit.web.metrics import WebMetrics
 from shardkit.web.targets import BridgeSession, HandOutWatch, SessionTable
 from shardkit.wire.framing import FrameSplitter, MessageTooLarge, StreamError
@@ -76,6 +77,7 @@ class BridgeLink:
         self.sessions = sessions
         self.limits = limits
         self.watch = HandOutWatch(kind)
+        self.logins = LoginWatch() if kind == "master" else None
         self._ending: tuple[int, str] | None = None
         self._tasks: list[asyncio.Task[tuple[int, str]]] = []
         self._up_messages = metrics.messages.labels("up")
@@ -132,6 +134,8 @@ class BridgeLink:
                     if len(frames) != 1 or splitter.pending_bytes:
                         return CloseCode.INVALID, "send one whole MessagePack-RPC message per message"
                     self.watch.browser_sent(data)
+                    if self.logins is not None:
+                        self.logins.browser_sent(data)
                     writer.write(data)
                     self._up_messages.inc()
                     self._up_bytes.inc(len(data))
@@ -154,7 +158,7 @@ class BridgeLink:
         ws, reader = self.ws, self.reader
         limit = self.limits.max_server_message_bytes
         splitter = FrameSplitter(limit + READ_CHUNK)
-        watch, sessions, session = self.watch, self.sessions, self.session
+        watch, sessions, session, logins = self.watch, self.sessions, self.session, self.logins
         try:
             while True:
                 data = await reader.read(READ_CHUNK)
@@ -172,6 +176,8 @@ class BridgeLink:
                     handed_out = watch.server_sent(frame)
                     if handed_out is not None:
                         sessions.grant(session, *handed_out)
+                    if logins is not None and (account := logins.server_sent(frame)):
+                        sessions.logged_in(session, self, account)
                     await ws.send_bytes(frame)
                     self._down_messages.inc()
                     self._down_bytes.inc(len(frame))

@@ -8,7 +8,7 @@ __all__ = ["REFUSALS", "WebMetrics"]
 
 REFUSALS = ("origin", "full", "rate_limited", "bad_target", "no_session", "not_allowed",
             "unreachable")
-KINDS = ("master", "world", "zone")
+KINDS = ("master", "world", "zone", "gm")
 
 
 class WebMetrics(ProcessMetrics):

@@ -18,10 +18,15 @@ from pathlib import Path
 from aiohttp import web
 
 from shardkit.config.settings import ConfigError, Settings
+from shardkit.master.forwarding import forward_key
 from shardkit.runtime.http import HttpEndpoint
 from shardkit.runtime.main import announce
 from shardkit.runtime.peerlog import PeerLog, quote
+from shardkit.up import METRICS_TARGETS_FILE
 from shardkit.web.bridge import BridgeLink, CloseCode, LinkLimits
+from shardkit.web.cluster_watch import ClusterWatch
+from shardkit.web.dashboard import Dashboard
+from shardkit.web.forwarding import ForwardRefused, forward_address
 from shardkit.web.metrics import WebMetrics
 from shardkit.web.targets import (
     MASTER,
@@ -66,7 +71,9 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 class WebServer:
     """Serves static files and bridges browsers' WebSockets to the cluster's ports."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, forward_addresses: bool = True) -> None:
+        """``forward_addresses``: name each browser's address to the master (False only for
+        a stand-in master that does not speak ``bridge_forward``)."""
         self.settings = settings
         cfg = settings.server.web
         self.cfg = cfg
@@ -87,6 +94,13 @@ class WebServer:
                                 lambda: {(): len(self.sessions)})
         self.metrics.live_gauge("shardkit_web_bridge_links_open", "Bridge links open now.",
                                 lambda: {(): self.links.total})
+        self.forward_key = (forward_key(settings.secrets.key("master_link"))
+                            if forward_addresses else None)
+        status = settings.server.master
+        self.watch = ClusterWatch(
+            settings.data_dir / METRICS_TARGETS_FILE,
+            f"{status.status_host}:{status.status_port}" if status.status_port else None)
+        self.dashboard = Dashboard(self.watch, self.sessions, self.static_dir)
         self.port = 0
         self._open: set[BridgeLink] = set()
 
@@ -95,6 +109,7 @@ class WebServer:
         app = web.Application()
         app.router.add_get("/ws", self.bridge)
         app.router.add_get("/healthz", self._healthz)
+        self.dashboard.add_routes(app)
         app.router.add_get("/", self._index)
         if self.static_dir.is_dir():
             app.router.add_static("/", self.static_dir, follow_symlinks=False)
@@ -199,6 +214,16 @@ class WebServer:
             await self._refuse(ws, "unreachable", ip, CloseCode.UNREACHABLE,
                                f"the {kind} server does not answer; try again shortly")
             return
+        if kind == MASTER and self.forward_key is not None:
+            try:
+                await forward_address(reader, writer, self.forward_key, ip,
+                                      self.cfg.connect_timeout_s)
+            except ForwardRefused as exc:
+                writer.close()
+                log.warning("the master did not take a forwarded address: %s", exc)
+                await self._refuse(ws, "unreachable", ip, CloseCode.UNREACHABLE,
+                                   "the master refused the bridge; try again shortly")
+                return
         link = BridgeLink(ws, reader, writer, kind=kind, session=session, sessions=self.sessions,
                           limits=self.limits, metrics=self.metrics)
         self.sessions.attach(session, link)
@@ -245,9 +270,11 @@ class WebServer:
         metrics = await self.metrics.serve(self.settings.server.cluster.metrics_host,
                                            cfg.metrics_port, "web")
         sweeper = asyncio.create_task(self._sweep())
+        watcher = asyncio.create_task(self.watch.run())
         await stop.wait()
         log.info("web stopping: closing %d bridge links", len(self._open))
         sweeper.cancel()
+        watcher.cancel()
         for link in list(self._open):
             link.close_link(CloseCode.GOING_AWAY, "the server is stopping")
         with contextlib.suppress(TimeoutError):

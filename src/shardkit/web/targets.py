@@ -25,6 +25,8 @@ from typing import Protocol
 
 import msgpack
 
+from shardkit.web.logins import LoggedIn
+
 __all__ = [
     "HAND_OUTS",
     "Address",
@@ -99,10 +101,11 @@ class HandOuts:
 
 
 HAND_OUTS: dict[str, HandOuts] = {
-    "master": HandOuts(results={"enter_world": "world"},
+    "master": HandOuts(results={"enter_world": "world", "gm_ticket": "gm"},
                        notifications={"queue_ready": ("world", 1, 2)}),
     "world": HandOuts(results={"enter_game": "zone"}),
     "zone": HandOuts(),
+    "gm": HandOuts(),
 }
 """Per kind of server: which answers carry an address the browser may dial next. A new way of
 handing out an address (a zone transfer, say) is one line here."""
@@ -190,6 +193,8 @@ class BridgeSession:
     links: set[Link] = field(default_factory=set)
     grants: OrderedDict[Address, str] = field(default_factory=OrderedDict)
     emptied_at: float | None = None  # when its last link closed (None while one is open)
+    account: LoggedIn | None = None  # who logged in on its master link (while it is open)
+    login_link: Link | None = None  # that link
 
 
 class SessionTable:
@@ -268,8 +273,15 @@ class SessionTable:
         session.emptied_at = None
         self.touch(session)
 
+    def logged_in(self, session: BridgeSession, link: Link, account: LoggedIn) -> None:
+        """The master logged ``account`` in over ``link`` (it counts while the link is open)."""
+        session.account = account
+        session.login_link = link
+
     def detach(self, session: BridgeSession, link: Link) -> None:
         session.links.discard(link)
+        if session.login_link is link:
+            session.account = session.login_link = None
         if not session.links:
             session.emptied_at = self._clock()
 

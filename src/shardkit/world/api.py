@@ -7,7 +7,7 @@ from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.daemon.chat_calls import ChatCalls, Delivered, WhisperDelivery
 from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import params_of
-from shardkit.world.schemas import Welcome, ZoneEntry, ZoneTickStats
+from shardkit.world.schemas import TransferArrival, Welcome, ZoneEntry, ZoneTickStats
 
 
 class WorldZoneApi(PeerApi):
@@ -55,3 +55,7 @@ class WorldPlayerApi(PeerApi):
 
     async def enter_game(self, character: str) -> ZoneEntry:
         return await self.peer.call_as(ZoneEntry, "enter_game", character)
+
+    async def transfer_login(self, ticket: bytes) -> TransferArrival:
+        """Arrive through a portal: the ticket another WorldServer's zone sent us on with."""
+        return await self.peer.call_as(TransferArrival, "transfer_login", ticket)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from shardkit.characters.calls import CharacterCalls
-from shardkit.characters.schemas import AccountRef
+from shardkit.characters.schemas import AccountRef, CharacterSummary
 from shardkit.wire.peers import Peer
 from shardkit.wire.rpc import RpcConnection, RpcError
 from shardkit.wire.tickets import issue_ticket
@@ -13,6 +15,9 @@ from shardkit.world.session import account_of, session_of
 from shardkit.world.zones import Zones
 
 ZONE_READY_WAIT_S = 20.0
+
+Redirect = Callable[[RpcConnection, int, CharacterSummary], Awaitable[ZoneEntry | None]]
+"""Where a character whose zone this WorldServer does not run enters instead, if anywhere."""
 
 
 class GameEntry:
@@ -26,7 +31,8 @@ class GameEntry:
     """
 
     def __init__(self, daemon: Peer, players: Players, zones: Zones, *, ticket_key: bytes,
-                 public_address: str) -> None:
+                 public_address: str, redirect: Redirect | None = None) -> None:
+        self.redirect = redirect
         self.daemon = daemon
         self.players = players
         self.zones = zones
@@ -39,11 +45,26 @@ class GameEntry:
         async with self.players.entering.turn(account_id):
             return await self._enter_game(conn, account_id, name)
 
+    async def enter_known(self, conn: RpcConnection, character: CharacterSummary) -> ZoneEntry:
+        """``enter_game`` for a character this WorldServer was told about (an admitted
+        transfer: its id, name and zone), without looking it up again."""
+        account_id = account_of(conn)
+        async with self.players.entering.turn(account_id):
+            return await self._put_in_play(conn, account_id, character)
+
     async def _enter_game(self, conn: RpcConnection, account_id: int, name: str) -> ZoneEntry:
         summaries = await CharacterCalls.list_characters.send(self.daemon, AccountRef(account_id))
         character = next((c for c in summaries if c.name.casefold() == name.casefold()), None)
         if character is None:
             raise RpcError("no_such_character", f"no character '{name}'")
+        return await self._put_in_play(conn, account_id, character)
+
+    async def _put_in_play(self, conn: RpcConnection, account_id: int,
+                           character: CharacterSummary) -> ZoneEntry:
+        if character.zone not in self.zones and self.redirect is not None:
+            elsewhere = await self.redirect(conn, account_id, character)
+            if elsewhere is not None:  # another WorldServer runs its zone: go there
+                return elsewhere
         zone = character.zone if character.zone in self.zones else self.zones.names[0]
         await self.zones.wait_up(zone, ZONE_READY_WAIT_S)
         await self.zones.take_out_of_play(account_id, but_in=zone)

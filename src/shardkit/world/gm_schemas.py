@@ -54,6 +54,8 @@ class CharacterAt(msgspec.Struct, array_like=True):
 
 
 class TeleportParams(msgspec.Struct, array_like=True):
+    """To (x, y) of ``zone``: its own zone ("" too) or another zone of the same WorldServer."""
+
     world: str
     cluster: int
     character_id: int
@@ -79,7 +81,7 @@ class LiveItemChange(msgspec.Struct, array_like=True):
 
 
 class LiveCharacter(msgspec.Struct):
-    """A character's state in its zone now."""
+    """A character's state in its zone now (the zone's ``inspect``)."""
 
     character_id: int
     name: str
@@ -90,4 +92,9 @@ class LiveCharacter(msgspec.Struct):
     health: int
     gold: int
     items: list[ItemCount]
-    muted_until: float | None = None
+    muted_until: float | None = None  # Unix time; None: not muted
+    mute_reason: str = ""
+    max_health: int = 0
+    experience: int = 0
+    dead: bool = False
+    version: int = 0  # the stored version its state is based on (its last save)

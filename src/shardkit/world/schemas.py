@@ -33,6 +33,14 @@ class ZoneEntry(msgspec.Struct):
     host: str
     port: int
     ticket: bytes
+    transfer: bool = False  # a transfer ticket for another WorldServer's world port (host:port)
+
+
+class TransferArrival(msgspec.Struct):
+    """``transfer_login``'s answer: the world login's welcome and the zone to enter."""
+
+    welcome: Welcome
+    entry: ZoneEntry
 
 
 class ZoneReady(msgspec.Struct, array_like=True):

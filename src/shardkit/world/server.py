@@ -28,6 +28,13 @@ from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
 from shardkit.world.tickets import WorldTickets
+from shardkit.world.transfer import (
+    Arrivals,
+    TransferAdmission,
+    TransferLogin,
+    TransferRedirect,
+    TransferRelay,
+)
 from shardkit.world.zones import Zones
 from shardkit.zone.schemas import ZONE_SECRET_ENV
 
@@ -52,6 +59,7 @@ class WorldServer:
         self.zone_ticket_key = derive_key(zone_secret, "zone-ticket")
         self.players = Players(self._report_population)
         self.zones = Zones(self.spec.zones, self.players, self._all_zones_up)
+        self.arrivals = Arrivals()  # characters admitted through a portal, on their way here
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
         self.daemon = ServiceLink(
@@ -61,7 +69,11 @@ class WorldServer:
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
                 DaemonEvents(self.players, self.zones),
-                WorldGM(self.players, world=world.name, cluster=self.spec.number)),
+                WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number),
+                TransferAdmission(self.zones, self.arrivals,
+                                  ticket_key=settings.secrets.world_ticket_key(world.name),
+                                  label=self.label, host=settings.server.cluster.public_address,
+                                  port=self._port_number, cluster=self.spec.number)),
         )
         self.tickets = WorldTickets(settings.secrets.world_ticket_key(world.name), self.daemon,
                                     self.label)
@@ -105,6 +117,10 @@ class WorldServer:
         base = self.world.zone_metrics_base_port
         return base + 100 * self.spec.number + index if base else 0
 
+    def _port_number(self) -> int:
+        assert self.port is not None
+        return self.port.port
+
     def _report_population(self, players: int) -> None:
         DaemonApi(self.daemon).population(self.spec.number, players)
 
@@ -117,7 +133,8 @@ class WorldServer:
         fill = fillers((first_zone, *self.content.zone(first_zone).spawn_rect.center))
         own_checks = checks(self.players)
         entry = GameEntry(self.daemon, self.players, self.zones, ticket_key=self.zone_ticket_key,
-                          public_address=self.settings.server.cluster.public_address)
+                          public_address=self.settings.server.cluster.public_address,
+                          redirect=TransferRedirect(self.daemon, self.world, self.spec.number))
         return Router.for_services(
             PlayerPort(self.tickets, self.players, entry, world=self.world.name,
                        cluster=self.spec.number),
@@ -125,6 +142,11 @@ class WorldServer:
             GuildPort(self.daemon, fill=fill, checks=own_checks),
             ZonePort(self.zones, cluster=self.spec.number),
             ChatRelay(self.daemon),
+            TransferRelay(self.daemon),
+            TransferLogin(self.players, entry, self.arrivals,
+                          ticket_key=self.settings.secrets.world_ticket_key(self.world.name),
+                          label=self.label,
+                          world=self.world.name, cluster=self.spec.number),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )
 

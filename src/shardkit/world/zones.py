@@ -37,6 +37,13 @@ class Zones:
     def __contains__(self, zone: str) -> bool:
         return zone in self.up
 
+    def api(self, zone: str) -> ZoneApi:
+        """The typed API of a zone that is up here (``zone_down`` if it is not)."""
+        link = self.links.get(zone)
+        if link is None:
+            raise RpcError("zone_down", f"zone '{zone}' is down; its supervisor restarts it")
+        return ZoneApi(link[0])
+
     def port_of(self, zone: str) -> int | None:
         link = self.links.get(zone)
         return link[1] if link is not None else None

@@ -1,14 +1,16 @@
 """A zone's administration, for its WorldServer (its console, and game masters through it).
 
 Served on the zone's link to its WorldServer, for role ``world`` only. Characters are named
-by name in any case and must be in this zone (``not_here`` otherwise).
+by name in any case and must be in this zone (``not_here`` otherwise). What changes a
+character (mute, gold and items, a move to another zone) is saved through the usual save.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from shardkit.content import Content
 from shardkit.runtime.tasks import background
@@ -36,17 +38,19 @@ from shardkit.zone.ticker import Ticker
 WORLD_ONLY = ("world",)
 MAX_NOTICE = 512  # characters of a broadcast notice
 MAX_GOLD = 2**31 - 1  # what a character may hold, of gold and of one item
+TELEPORT_PORTAL = "teleport"  # the portal a character moved to another zone is told it took
 
 
 class ZoneAdmin:
     """Who is here and what they have; mute, move, reward, tell everyone, add NPCs."""
 
     def __init__(self, roster: Roster, ticker: Ticker, content: Content, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 zones_here: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
         self.roster = roster
         self.sim = roster.sim
         self.ticker = ticker
         self.content = content
+        self.zones_here = frozenset(zones_here) | {roster.zone}  # those of our WorldServer
         self.clock = clock
 
     def _here(self, name: str) -> Player:
@@ -94,14 +98,24 @@ class ZoneAdmin:
 
     @rpc("mute", MuteCharacter, roles=WORLD_ONLY)
     def mute(self, conn: RpcConnection, p: MuteCharacter) -> Ok:
-        """Drop the character's chat until a time (it is told, and told again when it talks)."""
+        """Drop the character's chat until a time (it is told, told again when it talks, and
+        told when the mute runs out while it is still here)."""
         player = self._here(p.character)
-        if not (math.isfinite(p.until) and p.until > self.clock()):
+        now = self.clock()
+        if not (math.isfinite(p.until) and p.until > now):
             raise RpcError("bad_params", "`until`: a Unix time in the future")
         player.muted_until, player.mute_reason = p.until, clean_text(p.reason, 200)
         notify(player.conn, Muted(player.muted_until, player.mute_reason))
+        asyncio.get_running_loop().call_later(p.until - now, self._mute_ran_out, player, p.until)
         background(self.roster.save(player))  # a mute outlives a relog
         return Ok()
+
+    def _mute_ran_out(self, player: Player, until: float) -> None:
+        """Tell a player its mute is over (unless it was lifted, changed, or it left)."""
+        if player.muted_until != until or self.roster.players.get(player.eid) is not player:
+            return
+        player.muted_until, player.mute_reason = 0.0, ""
+        notify(player.conn, Muted(0.0, ""))
 
     @rpc("unmute", CharacterNamed, roles=WORLD_ONLY)
     def unmute(self, conn: RpcConnection, p: CharacterNamed) -> Ok:
@@ -115,19 +129,34 @@ class ZoneAdmin:
         return Ok(was_muted)
 
     @rpc("teleport", TeleportCharacter, roles=WORLD_ONLY)
-    def teleport(self, conn: RpcConnection, p: TeleportCharacter) -> Ok:
-        """Put the character at a point of this zone (its view follows at once)."""
+    async def teleport(self, conn: RpcConnection, p: TeleportCharacter) -> Ok:
+        """Put the character at a point of this zone (its view follows at once), or of another
+        zone of this WorldServer: saved there, it is told ``portal`` and its client enters
+        again over there."""
         player = self._here(p.character)
-        if not (math.isfinite(p.x) and math.isfinite(p.y) and 0 <= p.x <= self.sim.width
-                and 0 <= p.y <= self.sim.height):
-            raise RpcError("out_of_bounds", f"({p.x}, {p.y}) is not in this zone"
-                           f" (0..{self.sim.width:g} x 0..{self.sim.height:g})")
-        self.sim.teleport(player.eid, p.x, p.y)
+        zone = p.zone or self.roster.zone
+        if zone not in self.zones_here:
+            raise RpcError("other_server", f"zone {zone[:64]!r} is not one of this WorldServer's"
+                           f" zones ({', '.join(sorted(self.zones_here))})")
+        width, height = (self.sim.width, self.sim.height) if zone == self.roster.zone else (
+            self.content.zone(zone).width, self.content.zone(zone).height)
+        if not (math.isfinite(p.x) and math.isfinite(p.y) and 0 <= p.x <= width
+                and 0 <= p.y <= height):
+            raise RpcError("out_of_bounds", f"({p.x}, {p.y}) is not in zone {zone}"
+                           f" (0..{width:g} x 0..{height:g})")
+        if zone == self.roster.zone:
+            self.sim.teleport(player.eid, p.x, p.y)
+            background(self.roster.save(player))  # a relog, or a crash, finds it there
+            return Ok()
+        if not await self.roster.through_portal(player, TELEPORT_PORTAL, zone, p.x, p.y):
+            raise RpcError("not_saved", f"{player.name} could not be saved in {zone}; it stays"
+                                        " where it was, or has left the game")
         return Ok()
 
     @rpc("grant", GrantCharacter, roles=WORLD_ONLY)
-    def grant(self, conn: RpcConnection, p: GrantCharacter) -> LiveCharacter:
-        """Give (or take, negative) gold and items; refused whole if any would go below 0."""
+    async def grant(self, conn: RpcConnection, p: GrantCharacter) -> LiveCharacter:
+        """Give (or take, negative) gold and items; refused whole if any would go below 0
+        (``not_enough``); answered once the change is saved."""
         player = self._here(p.character)
         state = self.sim.players[player.eid]
         unknown = sorted(item for item in p.items if item not in self.content.items)
@@ -137,15 +166,25 @@ class ZoneAdmin:
         items = dict(state.items)
         for item, count in p.items.items():
             items[item] = items.get(item, 0) + count
-        if gold < 0 or any(count < 0 for count in items.values()):
-            raise RpcError("insufficient", f"{player.name} has not that much to take")
+        if gold < 0:
+            raise RpcError("not_enough", f"{player.name} has {state.gold} gold; cannot take"
+                                         f" {-p.gold}")
+        for item, count in sorted(items.items()):
+            if count < 0:
+                raise RpcError("not_enough", f"{player.name} has {state.items.get(item, 0)}"
+                                             f" {item}; cannot take {-p.items.get(item, 0)}")
         if gold > MAX_GOLD or any(count > MAX_GOLD for count in items.values()):
             raise RpcError("too_much", f"at most {MAX_GOLD} gold or of one item")
         state.gold = gold
         state.items = {item: count for item, count in items.items() if count}
         player.queue(encode_notice(Inventory(state.gold, item_counts(state.items))))
-        background(self.roster.save(player))
-        return self.live(player)
+        live = self.live(player)
+        if not await self.roster.save(player):  # answered once it is saved, at its new version
+            raise RpcError("not_saved", f"{player.name}'s gold and items were changed in play but"
+                                        " the save was not acknowledged: inspect it before"
+                                        " trying again")
+        live.version = player.state.version
+        return live
 
     @rpc("broadcast", ZoneNotice, roles=WORLD_ONLY)
     def broadcast(self, conn: RpcConnection, p: ZoneNotice) -> Ok:

@@ -25,9 +25,12 @@ class MuteCharacter(msgspec.Struct, array_like=True):
 
 
 class TeleportCharacter(msgspec.Struct, array_like=True):
+    """To (x, y) of this zone, or (``zone``) of another zone of the same WorldServer."""
+
     character: Name
     x: float
     y: float
+    zone: Name = ""  # "": this zone
 
 
 class GrantCharacter(msgspec.Struct, array_like=True):

@@ -45,12 +45,14 @@ class ZoneApi(PeerApi):
         """Let the character chat again (``ok`` false if it was not muted)."""
         return await self.peer.call_as(Ok, "unmute", character)
 
-    async def teleport(self, character: str, x: float, y: float) -> Ok:
-        """Put the character at (x, y) of this zone (``out_of_bounds`` outside it)."""
-        return await self.peer.call_as(Ok, "teleport", character, x, y)
+    async def teleport(self, character: str, x: float, y: float, zone: str = "") -> Ok:
+        """Put the character at (x, y) of this zone or (``zone``) of another zone of the same
+        WorldServer (``out_of_bounds`` outside it, ``other_server`` for any other zone)."""
+        return await self.peer.call_as(Ok, "teleport", character, x, y, zone)
 
     async def grant(self, grant: GrantCharacter) -> LiveCharacter:
-        """Give or take gold and items (``insufficient`` if a result would be below zero)."""
+        """Give or take gold and items (``not_enough`` if a result would be below zero);
+        answered once the change is saved."""
         return await self.peer.call_as(LiveCharacter, "grant", *params_of(grant))
 
     async def broadcast(self, text: str) -> Ok:

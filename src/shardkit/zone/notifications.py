@@ -12,7 +12,7 @@ from shardkit.wire.peers import Notification
 
 __all__ = [
     "AttackRefused", "Broadcast", "Chat", "Corrected", "Experience", "Inventory", "Kicked",
-    "LevelUp", "Loot", "Muted", "Portal", "Respawned", "Saved", "Sync",
+    "LevelUp", "Loot", "Muted", "Portal", "Respawned", "Saved", "Sync", "Transfer",
 ]
 
 SAY, ZONE, WORLD, WHISPER = "say", "zone", "world", "whisper"
@@ -121,6 +121,24 @@ class Portal(Notification):
     x: float
     y: float
     moved: bool
+
+
+class Transfer(Notification):
+    """We stepped into a portal to ``zone`` of another WorldServer and were saved there.
+
+    The connection closes; go to that WorldServer's world port (``host``, ``port``) and
+    redeem ``ticket`` with ``transfer_login`` (single-use, bound to that WorldServer, 30 s).
+    """
+
+    method = "transfer"
+
+    portal: str
+    zone: str
+    x: float
+    y: float
+    host: str
+    port: int
+    ticket: bytes
 
 
 class Muted(Notification):

@@ -9,7 +9,7 @@ tick's ``sync`` in one write.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from shardkit.runtime.peerlog import PeerLog, quote
 from shardkit.runtime.tasks import background
@@ -38,11 +38,14 @@ class Outcomes:
     """Turns each tick's events into notifications for the players they concern.
 
     ``portal_zones``: the zones a player may be moved to through a portal from here (those of
-    this WorldServer); a portal to any other zone is only reported to the player for now.
+    this WorldServer); ``crossing`` takes a player through a portal to another WorldServer's
+    zone (``zone/crossing.py``; False: not one); a portal to any other zone is only reported.
     """
 
-    def __init__(self, roster: Roster, *, portal_zones: Iterable[str]) -> None:
+    def __init__(self, roster: Roster, *, portal_zones: Iterable[str],
+                 crossing: Callable[[Player, ev.PortalEntered], bool] | None = None) -> None:
         self.roster = roster
+        self.crossing = crossing
         self.sim = roster.sim
         self.portal_zones = frozenset(portal_zones) - {roster.zone}
         self.claims_log = PeerLog(log, burst=3, window_s=60.0)
@@ -88,7 +91,7 @@ class Outcomes:
         if event.target_zone in self.portal_zones:
             background(self.roster.through_portal(
                 player, event.portal, event.target_zone, event.x, event.y))
-        else:
+        elif self.crossing is None or not self.crossing(player, event):
             player.queue(encode_notice(
                 Portal(event.portal, event.target_zone, event.x, event.y, False)))
 

@@ -187,8 +187,17 @@ class Roster:
 
         ``moved_to`` (zone, x, y) saves it there instead of where it stands (a portal).
         """
-        if self.players.pop(player.eid, None) is None:
+        state = self.detach(player)
+        if state is None:
             return True
+        if moved_to is not None:
+            state = msgspec.structs.replace(state, zone=moved_to[0], x=moved_to[1], y=moved_to[2])
+        return await self.save(player, final=final, state=state)
+
+    def detach(self, player: Player) -> CharacterState | None:
+        """Take a player out of the zone, unsaved: its state to save (None if it had left)."""
+        if self.players.pop(player.eid, None) is None:
+            return None
         if self.by_account.get(player.account_id) is player:
             del self.by_account[player.account_id]
         if self.by_name.get(player.name.casefold()) is player:
@@ -197,11 +206,9 @@ class Roster:
         if session is not None and session.player is player:
             session.player = None  # what it sends from now on is ignored
         state = self.state_of(player)
-        if moved_to is not None:
-            state = msgspec.structs.replace(state, zone=moved_to[0], x=moved_to[1], y=moved_to[2])
         self.engine.leave(player.eid)  # viewers are told it left on the next tick
         self.on_population(len(self.players))
-        return await self.save(player, final=final, state=state)
+        return state
 
     def state_of(self, player: Player) -> CharacterState:
         """The player's state to save now (its live progress, where it stands)."""
@@ -249,11 +256,14 @@ class Roster:
         player.conn.close(f"kicked: {reason}")
 
     async def through_portal(self, player: Player, portal: str, zone: str, x: float,
-                             y: float) -> None:
-        """Save the player in ``zone`` at (x, y) and let it go: its client enters again there."""
+                             y: float) -> bool:
+        """Save the player in ``zone`` at (x, y) and let it go: its client enters again there.
+
+        True once it was saved there; False if it had left already or the save failed.
+        """
         async with self.admissions.turn(player.account_id):
             if self.players.get(player.eid) is not player:
-                return
+                return False
             log.info("%s took portal %s to %s", quote(player.name), quote(portal), zone)
             saved = await self.remove(player, final=True, moved_to=(zone, x, y))
         if not saved:
@@ -261,3 +271,4 @@ class Roster:
         else:
             notify(player.conn, Portal(portal, zone, x, y, True))
         player.conn.close("went through a portal")
+        return saved

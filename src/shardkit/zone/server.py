@@ -20,6 +20,7 @@ from shardkit.world.api import WorldZoneApi
 from shardkit.world.schemas import ZONE_TICK_BUCKETS_S, ZoneTickStats
 from shardkit.zone.admin_port import ZoneAdmin
 from shardkit.zone.chat import ZoneChat
+from shardkit.zone.crossing import Crossings
 from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.outcomes import Outcomes
 from shardkit.zone.player_port import PlayerPort
@@ -57,8 +58,10 @@ class ZoneServer:
         self.sim = self.engine.sim
         self.save_interval = settings.server.characters.save_interval_s
         world_router = Router()  # what the WorldServer calls on us: services added below
+        # the WorldServer listens where we do (its bind): loopback unless bound to one address
+        world_host = "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
         self.world_link = ServiceLink(
-            "127.0.0.1", world_port, role="zone", name=name, secret=self.link_key,
+            world_host, world_port, role="zone", name=name, secret=self.link_key,
             peer_role="world", on_up=self._on_world_up, router=world_router)
         self.world_api = WorldZoneApi(self.world_link)
         self.roster = Roster(name, self.engine, chat_per_s=world.chat_per_s,
@@ -79,12 +82,14 @@ class ZoneServer:
         self.metrics.live_gauge("shardkit_zone_players", "Players in the zone.",
                                 lambda: {labels: len(self.roster)}, ("world", "zone"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
+        crossings = Crossings(self.roster, self.world_link, world)
         self.ticker = Ticker(self.engine, self.roster,
-                             Outcomes(self.roster, portal_zones=same_server),
+                             Outcomes(self.roster, portal_zones=same_server,
+                                      crossing=crossings.take),
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
-        self.admin = ZoneAdmin(self.roster, self.ticker, self.content)
+        self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None

@@ -180,16 +180,24 @@ async def _restore(api: GMApi, line: Line) -> str:
     return fmt.restored(await api.restore_character(line.words[0], line.words[1]))
 
 
+def _character(word: str) -> str:
+    """A character named on the command line; ``me``: the GM's own ("" on the GM port)."""
+    return "" if word.casefold() == "me" else word
+
+
 async def _teleport(api: GMApi, line: Line) -> str:
     world = line.options.get("world", "")
     name = line.words[0]
     if len(line.words) == 3 and line.words[1] == "to":
-        await api.teleport_to(name, line.words[2], world)
+        if _character(line.words[2]):
+            await api.teleport_to(_character(name), line.words[2], world)
+        else:
+            await api.summon(name, world)
         return f"teleported {fmt.shown(name)} to {fmt.shown(line.words[2])}"
     if len(line.words) != 4:
         raise UsageError(f"usage: {TELEPORT_USAGE}")
     x, y = number(line.words[2], "x"), number(line.words[3], "y")
-    await api.teleport(name, line.words[1], x, y, world)
+    await api.teleport(_character(name), line.words[1], x, y, world)
     return f"teleported {fmt.shown(name)} to {fmt.shown(line.words[1])} ({x:g}, {y:g})"
 
 
@@ -255,7 +263,8 @@ async def _export(api: GMApi, line: Line) -> str:
     return f"wrote {written} audit entries to {fmt.shown(path, 200)} ({kind})"
 
 
-TELEPORT_USAGE = "teleport <character> <zone> <x> <y> | teleport <character> to <character>"
+TELEPORT_USAGE = ("teleport <character|me> <zone> <x> <y>"
+                  " | teleport <character|me> to <character|me>")
 GM_USAGE = "gm list | gm grant <account> | gm revoke <account> | gm worlds <account> [world...]"
 W = frozenset({"world"})
 
