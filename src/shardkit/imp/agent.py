@@ -181,6 +181,9 @@ class WorldImp:
         if child.name.startswith(STANDBY_NAME):  # never handed a cluster: make another
             if self.standby is not None and self.standby.child is child:
                 self.standby = None
+                if self._stopping:
+                    log.info("%s %s", child.name, child.exit_reason)
+                    return
                 log.warning("%s %s; another in %.0f s", child.name, child.exit_reason,
                             STANDBY_RESPAWN_S)
                 asyncio.get_running_loop().call_later(STANDBY_RESPAWN_S, self._spawn_standby)
