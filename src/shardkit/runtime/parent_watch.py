@@ -28,6 +28,14 @@ ORPHAN_GRACE_S = 1.0
 POLL_S = 0.2
 ORPHAN_EXIT_CODE = 75  # EX_TEMPFAIL: stopped because its supervisor went away
 
+_orphaned = False
+
+
+def orphaned() -> bool:
+    """Whether this process is stopping because its supervisor or its tree's root died (then
+    every process of the tree is stopping at the same moment)."""
+    return _orphaned
+
 log = logging.getLogger("shardkit.runtime")
 
 
@@ -121,6 +129,8 @@ def stop_when_orphaned(stop: asyncio.Event,
     loop = asyncio.get_running_loop()
 
     def gone(pid: int) -> None:
+        global _orphaned
+        _orphaned = True
         who = "supervisor" if pid == parent else "cluster's root process"
         log.warning("%s (pid %s) is gone; stopping (at most %.1f s)", who, pid, grace_s)
         stop.set()
