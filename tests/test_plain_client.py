@@ -245,3 +245,26 @@ def test_combat_lines_about_us_or_deaths_in_sight_are_told() -> None:
         CombatLine(9, "level_up", 1, 1, 2))]
     assert told == ["you hit Grey Wolf for 8", "Grey Wolf hit you for 6 (100 hp left)", "",
                     "Grey Wolf died, killed by you", "#9 died", ""]
+
+
+async def test_play_after_the_world_went_down_enters_the_world_again() -> None:
+    """Once the client gave up following its world, `play` logs in to the world first (it
+    answered `not_in_world` before)."""
+    menus, console, client = build("play", "q")
+    client.characters_.append(CharacterSummary(id=1, name="Bob", zone="town", level=1))
+    game = menus.game
+    assert await game.enter("Bob")
+    client.world = None  # the world server went down, and getting back in by itself failed
+    worlds: list[str] = []
+    enter_world = client.enter_world
+
+    async def entering_world(name: str) -> Welcome:
+        worlds.append(name)
+        client.world = Closable()
+        return await enter_world(name)
+
+    client.enter_world = entering_world  # type: ignore[method-assign]
+    console.shown.clear()
+    assert await until_quit(game.run) == 0
+    assert worlds == ["Atlantis"]
+    assert "you are Bob in zone town at (100.0, 100.0), walking at 4 units/s" in console.shown

@@ -213,6 +213,7 @@ async def test_source_killed_after_the_save_leaves_the_character_at_the_target(
     cluster = transfer_cluster
     items: list[list[object]] = [["boar_tusk", 2], ["wolf_pelt", 7]]
     client, account_id = await at_the_pier(cluster, "runaway", "Runa", 4321, items)
+    client.follower.enabled = False  # the world's side is tested: no coming back by itself
     target, source = await pid_of(cluster, 1), await pid_of(cluster, 0)
     mark, since = len(cluster.up.lines), daemon_log(cluster).stat().st_size
     os.kill(target, signal.SIGSTOP)  # hold the admission open while the source dies

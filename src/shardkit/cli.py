@@ -140,9 +140,14 @@ def cmd_gmtool(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from shardkit.client.terminal import run_terminal_client
+    """The full-screen client on a terminal; the line-based one with --plain or through pipes."""
+    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from shardkit.client.terminal import run_terminal_client
 
-    return run_terminal_client(args.host, args.port)
+        return run_terminal_client(args.host, args.port)
+    from shardkit.client.tui import run_tui
+
+    return run_tui(args.host, args.port)
 
 
 DESCRIPTION = """\
@@ -152,7 +157,7 @@ or the terminal client."""
 EPILOG = """\
 getting started:
   shardkit up       start the whole cluster here (writes serverconfig/ on first run)
-  shardkit play     play in the terminal
+  shardkit play     play in the terminal (--plain: line by line, for scripts and screen readers)
   shardkit gmtool   work as a game master (shardkit gm runs the GM server)
 
 Each command has its own help: shardkit <command> --help"""
@@ -222,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("play", cmd_play, "play in this terminal (the terminal client)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2002)
+    p.add_argument("--plain", action="store_true",
+                   help="the line-based client (for scripts and screen readers; also chosen"
+                        " when input or output is not a terminal)")
     p = command("gmtool", cmd_gmtool,
                 "the GM tool: a game master's console, or --exec for scripts")
     from shardkit.client.gmtool.main import add_arguments as add_gmtool_arguments

@@ -168,8 +168,20 @@ class ClusterLauncher:
                 lines.append(f"    world server {spec.number} console: ssh -p {port}"
                              f" {world.ssh.username}@{world.ssh.host}")
         lines += [f"  passwords: {s.config_dir / 'secrets.toml'}", f"  logs: {self.log_dir}",
-                  "  play: shardkit play    stop: Ctrl-C", READY_LINE, ""]
+                  *self.next_steps(), READY_LINE, ""]
         return "\n".join(lines)
+
+    def next_steps(self) -> list[str]:
+        """What to do now that the cluster is ready: play, in a terminal or a browser."""
+        web = self.settings.server.web
+        lines = ["", "  ready. play in this terminal: shardkit play"
+                     "   (line by line: shardkit play --plain)"]
+        if web.enabled:
+            url = (f"{'https' if web.tls_cert else 'http'}://{web.host}:"
+                   f"{self.port('web', web.port)}/")
+            lines.append(f"         play in a browser: {url}   dashboard: {url}dashboard")
+        lines.append("         first steps: docs/first-steps.md   stop: Ctrl-C")
+        return lines
 
     async def stop(self) -> None:
         # the web bridge first (browsers' links close, as players' own would), imps and

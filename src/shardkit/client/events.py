@@ -11,7 +11,7 @@ import msgspec
 from shardkit.master.notifications import Broadcast, Kicked, QueuePosition, QueueReady
 from shardkit.master.schemas import WorldEntry
 from shardkit.wire.rpc import RpcConnection, rpc
-from shardkit.world.notifications import GuildChat, ZoneLost
+from shardkit.world.notifications import GoingDown, GuildChat, ZoneLost
 from shardkit.zone.notifications import Chat, Muted, Portal, Saved, Transfer
 
 COMBAT_LINES = 500  # combat lines a ClientState keeps (the newest)
@@ -102,6 +102,10 @@ class ClientState:
     guild_chat: list[tuple[str, str, str]] = field(default_factory=list)  # (guild, speaker, text)
     queue_position: int | None = None  # our place in a full world's login queue (1 = next)
     queue_ready: WorldEntry | None = None  # the ticket the queue gave us
+    going_down: GoingDown | None = None  # our WorldServer's last word on a planned stop
+    world_lost: str | None = None  # why we lost our WorldServer, while getting back in
+    rejoined: int = 0  # times the client got back into the world and the game by itself
+    rejoin_failed: str | None = None  # why it gave up getting back (choose a character again)
 
 
 class Listener(Protocol):
@@ -159,6 +163,14 @@ class ServerEvents:
     def zone_lost(self, conn: RpcConnection, p: ZoneLost) -> None:
         """Our zone process went down; enter the game again once it is back."""
         self.state.zone_lost = p.zone
+        self.changed()
+
+    @rpc("going_down", GoingDown, public=True)
+    def going_down(self, conn: RpcConnection, p: GoingDown) -> None:
+        """Our WorldServer stops in ``in_s`` s (a reboot, shutdown or stop), and says when
+        to expect it back; the client gets back in by itself (client/follow.py)."""
+        self.state.going_down = p
+        self.state.notices.append(p.text)
         self.changed()
 
     @rpc("saved", Saved, public=True)

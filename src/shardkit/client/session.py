@@ -9,6 +9,7 @@ from typing import Any
 
 from shardkit.characters.calls import CharacterCalls
 from shardkit.client.events import ClientState, Seen, ServerEvents
+from shardkit.client.follow import WorldFollower
 from shardkit.client.guilds import GuildCalls
 from shardkit.client.transfer import arrive
 from shardkit.client.zone_events import ZoneEvents
@@ -59,6 +60,7 @@ class GameClient(GuildCalls):
         self.state = ClientState()
         self._router = Router.for_services(ServerEvents(self), ZoneEvents(self))
         self._waiters: list[asyncio.Future[None]] = []
+        self.follower = WorldFollower(self)  # back into the world by itself when it drops
 
     # -------------------------------------------------------------- events
     def changed(self) -> None:
@@ -144,9 +146,11 @@ class GameClient(GuildCalls):
         (a world ticket admits to the one WorldServer it names).
         """
         entry = await self._world_ticket(name, cluster)
-        if self.world is not None:
-            self.world.close("changing world")
+        old, self.world = self.world, None
+        if old is not None:
+            old.close("changing world")
         self.world = await self._dial(entry.host, port or entry.port, self._router)
+        self.follower.watch(self.world)
         welcome = await WorldPlayerApi(self.world).ticket_login(entry.ticket)
         self.world_name = welcome.world
         return welcome
@@ -307,6 +311,7 @@ class GameClient(GuildCalls):
 
     async def close(self) -> None:
         """Leave the game (saving), then drop the world and master connections."""
+        self.follower.enabled = False
         try:
             await self.leave_game()
         except RpcError:

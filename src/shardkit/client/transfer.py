@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from shardkit.client.follow import WorldFollower
 from shardkit.wire.rpc import Router, RpcConnection
 from shardkit.world.api import WorldPlayerApi
 from shardkit.zone.schemas import Entered
@@ -22,6 +23,7 @@ class Traveller(Protocol):
 
     world: RpcConnection | None
     world_name: str
+    follower: WorldFollower
 
     async def enter_zone(self, host: str, port: int, ticket: bytes) -> Entered: ...
 
@@ -35,9 +37,10 @@ async def arrive(client: Traveller, dial: Callable[[str, int, Router], Awaitable
     except BaseException:
         world.close("transfer refused")
         raise
-    if client.world is not None:
-        client.world.close("moved to another WorldServer")
-    client.world = world
+    old, client.world = client.world, world  # first: the old one's close is no world lost
+    if old is not None:
+        old.close("moved to another WorldServer")
+    client.follower.watch(world)  # followed through reboots and crashes like the first one
     client.world_name = arrival.welcome.world
     entry = arrival.entry
     return await client.enter_zone(entry.host, entry.port, entry.ticket)

@@ -161,6 +161,14 @@ class Supervision(msgspec.Struct, forbid_unknown_fields=True):
     imp_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 4.0  # no ping this long: link dropped
 
 
+class RebootSchedule(msgspec.Struct, forbid_unknown_fields=True):
+    """A world's daily reboot (``[reboot]`` in its file): off unless ``daily_at`` is set."""
+
+    daily_at: Annotated[str, msgspec.Meta(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")] = ""
+    countdown_s: Annotated[float, msgspec.Meta(ge=0)] = 600.0  # players warned this long before
+    skip_within_h: Annotated[float, msgspec.Meta(ge=0)] = 6.0  # skipped if rebooted this recently
+
+
 class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     name: str = "Atlantis"
     capacity: int = 1000
@@ -175,6 +183,7 @@ class WorldSettings(msgspec.Struct, forbid_unknown_fields=True):
     chat_per_s: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # ... and then per second (zone + guild)
     daemon: Daemon = msgspec.field(default_factory=Daemon)
     ssh: Console = msgspec.field(default_factory=Console)
+    reboot: RebootSchedule = msgspec.field(default_factory=RebootSchedule)
     clusters: list[ClusterSpec] = msgspec.field(default_factory=lambda: [ClusterSpec()])
     supervision: Supervision = msgspec.field(default_factory=Supervision)
 

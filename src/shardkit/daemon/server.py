@@ -8,17 +8,20 @@ import logging
 from shardkit.characters.api import CharactersApi
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.console.access import AccessPolicy
-from shardkit.console.commands import CommandSet
 from shardkit.console.telnet import start_telnet_console
 from shardkit.daemon.backups import BackupVault
 from shardkit.daemon.characters import CharacterForwarding
 from shardkit.daemon.chat import WorldChat
 from shardkit.daemon.clusters import ClusterRegistry
+from shardkit.daemon.console import DaemonConsole
 from shardkit.daemon.gm import GMFanOut, GMWorldForwarding, cluster_route
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.imps import ImpPort, LayoutPort
-from shardkit.daemon.layout import describe
+from shardkit.daemon.layout_schemas import WorldLayout
 from shardkit.daemon.master_events import MasterEvents
+from shardkit.daemon.reboot import Rebooter
+from shardkit.daemon.save_backlog import SaveBacklog
+from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
 from shardkit.daemon.supervise import WorldSupervisor
 from shardkit.daemon.tickets import TicketBook
@@ -69,6 +72,12 @@ class WorldDaemon:
         self.characters_port = world.daemon.characters_port
         self.metrics = self._declare_metrics()
         self._registered_before: set[int] = set()  # cluster numbers that registered already
+        self._characters_seen = False  # the character server was linked once
+        self.backlog = SaveBacklog(self.characters)
+        self.rebooter = Rebooter(self.clusters, self, on_shutdown=lambda: self._stop.set())
+        self.schedule = (ScheduledReboots(world.reboot, self._scheduled_reboot,
+                                          lambda: self.rebooter.last_reboot)
+                         if world.reboot.daily_at else None)
 
     def _declare_metrics(self) -> ProcessMetrics:
         metrics = ProcessMetrics()
@@ -104,6 +113,7 @@ class WorldDaemon:
         if number in self._registered_before:
             self.restarts.labels(self.world.name, str(number)).inc()
         self._registered_before.add(number)
+        self.rebooter.registered(number)
         if self.master_link is not None and self.master_link.conn is not None:
             background(self._announce(self.master_link.conn))
 
@@ -114,6 +124,7 @@ class WorldDaemon:
     async def _check_content(self, conn: RpcConnection) -> None:
         """Learn the character server's content version; drop WorldServers that differ."""
         self.clusters.content_known(await CharactersApi(conn).content_version())
+        self._characters_seen = True
 
     # -------------------------------------------------------------- master
     async def _announce(self, conn: RpcConnection) -> None:
@@ -133,42 +144,28 @@ class WorldDaemon:
             await asyncio.sleep(HEARTBEAT_S)
             if self.master_link is not None:
                 status = self.status if self.clusters else "down"
+                if status == "up" and self._characters_seen and not self.characters.up.is_set():
+                    status = "unavailable"  # the master refuses entry: characters cannot load
                 MasterServiceApi(self.master_link).heartbeat(
                     Heartbeat(self.world.name, self.clusters.population(), status))
 
-    # ------------------------------------------------------------- console
-    def console_commands(self) -> CommandSet:
-        commands = CommandSet()
+    # ------------------------------------------ console and reboots (reboot.py)
+    def layout(self) -> WorldLayout:
+        return self.supervisor.book.status()
 
-        @commands.command("status", "world, clusters, population and links")
-        async def status(args: list[str]) -> str:
-            lines = [f"world {self.world.name}: {self.status},"
-                     f" {self.clusters.population()} players"]
-            for number, reg in self.clusters.listing():
-                lines.append(f"  cluster {number} at {reg.host}:{reg.port},"
-                             f" {self.clusters.populations.get(number, 0)} players")
-            linked = "linked" if self.characters.up.is_set() else "not linked"
-            lines.append(f"  character server: {linked}")
-            lines.append(describe(self.supervisor.book.status()))
-            return "\n".join(lines)
+    def _scheduled_reboot(self, countdown_s: float) -> None:
+        if self.rebooter.busy:
+            log.info("scheduled reboot skipped: a reboot or shutdown is under way")
+            return
+        self.rebooter.start("reboot", [spec.number for spec in self.world.clusters], countdown_s)
 
-        @commands.command("reboot", "restart every WorldServer of this world")
-        async def reboot(args: list[str]) -> str:
-            background(self.reboot())
-            return "rebooting world servers"
+    async def stop_cluster(self, number: int) -> None:
+        """Stop one WorldServer as planned (its zones save everyone); the supervisor starts
+        it again at once (no back-off for a planned stop)."""
+        await self.supervisor.restart(number)
 
-        @commands.command("shutdown", "stop this daemon and its world servers")
-        async def shutdown(args: list[str]) -> str:
-            self._stop.set()
-            return "daemon shutting down"
-
-        return commands
-
-    async def reboot(self) -> None:
-        self.status = "rebooting"
-        for spec in self.world.clusters:  # SIGTERM: zones save, the supervisor restarts it
-            await self.supervisor.restart(spec.number)
-        self.status = "up"
+    async def start_cluster(self, number: int) -> None:
+        """Nothing to do: the supervisor starts a WorldServer stopped as planned again."""
 
     # ----------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event) -> int:
@@ -179,7 +176,7 @@ class WorldDaemon:
         ports: list[RpcServer] = [
             await serve(bind, d.world_port, Router.for_services(
                 WorldServerPort(self.clusters), LayoutPort(self.supervisor),
-                CharacterForwarding(self.characters),
+                CharacterForwarding(self.backlog),  # the character server's link, saves counted
                 GuildForwarding(self.characters),
                 GuildChat(CharactersApi(self.characters), self.clusters,
                           chat_per_s=world.chat_per_s, chat_burst=world.chat_burst),
@@ -206,7 +203,7 @@ class WorldDaemon:
         policy = AccessPolicy(d.console.username, settings.secrets.daemon_console_password,
                               d.console.allowed_ips)
         console = await start_telnet_console(
-            d.console.host, d.console.port, policy=policy, commands=self.console_commands(),
+            d.console.host, d.console.port, policy=policy, commands=DaemonConsole(self).commands(),
             banner=f"shardkit daemon of {world.name}",
         )
         announce(f"daemon {world.name} console (telnet) listening on"
@@ -223,10 +220,13 @@ class WorldDaemon:
         )
         self.master_link.start()
         heartbeats = asyncio.create_task(self._heartbeats())
+        scheduled = asyncio.create_task(self.schedule.run()) if self.schedule else None
         self.supervisor.start()
         await stop.wait()
         log.info("daemon %s stopping", world.name)
         heartbeats.cancel()
+        if scheduled is not None:
+            scheduled.cancel()
         await self.supervisor.stop()
         console.close()
         await metrics.close()

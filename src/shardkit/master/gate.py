@@ -68,6 +68,9 @@ class WorldGate:
             raise RpcError("no_such_world", f"there is no world '{world}'")
         if self.registry.status(world) == "down":
             raise RpcError("world_down", f"'{world}' is down; try again later")
+        if self.registry.status(world) == "unavailable":
+            raise RpcError("unavailable", f"'{world}' cannot load characters right now (its"
+                                          " character server is away); try again later")
         account_id, name = _account(conn)
         if self.queues.world_of(account_id) != world:
             self.advance(world)  # those already waiting go first

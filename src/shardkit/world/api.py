@@ -7,7 +7,13 @@ from shardkit.characters.schemas import CharacterState, SaveResult
 from shardkit.daemon.chat_calls import ChatCalls, Delivered, WhisperDelivery
 from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import params_of
-from shardkit.world.schemas import TransferArrival, Welcome, ZoneEntry, ZoneTickStats
+from shardkit.world.schemas import (
+    TransferArrival,
+    Welcome,
+    ZoneEntry,
+    ZoneStatus,
+    ZoneTickStats,
+)
 
 
 class WorldZoneApi(PeerApi):
@@ -45,6 +51,10 @@ class WorldDaemonApi(PeerApi):
     async def deliver_whisper(self, delivery: WhisperDelivery) -> Delivered:
         """Hand a whisper to the character if it plays on this WorldServer."""
         return await self.peer.call_as(Delivered, "deliver_whisper", *params_of(delivery))
+
+    async def zone_status(self) -> list[ZoneStatus]:
+        """Each zone of this WorldServer: up or down, port, players, starts, uptime."""
+        return await self.peer.call_as(list[ZoneStatus], "zone_status")
 
 
 class WorldPlayerApi(PeerApi):

@@ -6,7 +6,8 @@ from shardkit.master.notifications import Broadcast, Kicked
 from shardkit.wire.peers import Notification
 from shardkit.zone.notifications import WHISPER, WORLD, Chat
 
-__all__ = ["WHISPER", "WORLD", "Broadcast", "Chat", "GuildChat", "Kicked", "ZoneLost"]
+__all__ = ["WHISPER", "WORLD", "Broadcast", "Chat", "GoingDown", "GuildChat", "Kicked",
+           "ZoneLost"]
 
 
 class ZoneLost(Notification):
@@ -24,4 +25,21 @@ class GuildChat(Notification):
 
     guild: str
     speaker: str
+    text: str
+
+
+class GoingDown(Notification):
+    """This WorldServer stops in ``in_s`` seconds (0: now) for a planned ``reason``.
+
+    ``reason`` is ``reboot`` (it comes back, in about ``back_in_s`` seconds), ``shutdown`` or
+    ``stop`` (not coming back on its own: ``back_in_s`` is 0); ``text`` says it in words.
+    The daemon sends it to its WorldServers (countdown steps, then ``in_s`` 0), which pass it
+    on to their players as it is.
+    """
+
+    method = "going_down"
+
+    reason: str
+    in_s: float
+    back_in_s: float
     text: str

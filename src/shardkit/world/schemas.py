@@ -61,3 +61,14 @@ class ZoneTickStats(msgspec.Struct, array_like=True):
     seconds: Annotated[float, msgspec.Meta(ge=0)]
     buckets: Annotated[list[Annotated[int, msgspec.Meta(ge=0)]],
                        msgspec.Meta(max_length=len(ZONE_TICK_BUCKETS_S) + 1)]
+
+
+class ZoneStatus(msgspec.Struct):
+    """One zone of a WorldServer as it sees it (the daemon's console shows it)."""
+
+    zone: str
+    state: str  # "up", or "down" while its supervisor restarts it
+    port: int  # 0 while down
+    players: int
+    starts: int  # times its process was started (1 + restarts)
+    uptime_s: float  # since it last reported ready; 0 while down

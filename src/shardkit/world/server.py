@@ -24,9 +24,11 @@ from shardkit.world.console import WorldConsole
 from shardkit.world.daemon_events import DaemonEvents
 from shardkit.world.entry import GameEntry
 from shardkit.world.gm import WorldGM
+from shardkit.world.going_down import PlannedStop
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.status import WorldStatus
 from shardkit.world.tickets import WorldTickets
 from shardkit.world.transfer import (
     Arrivals,
@@ -59,6 +61,7 @@ class WorldServer:
         self.zone_ticket_key = derive_key(zone_secret, "zone-ticket")
         self.players = Players(self._report_population)
         self.zones = Zones(self.spec.zones, self.players, self._all_zones_up)
+        self.planned = PlannedStop(self.players, self.label)
         self.arrivals = Arrivals()  # characters admitted through a portal, on their way here
         self.children: dict[str, Child] = {}
         self.port: RpcServer | None = None
@@ -68,7 +71,8 @@ class WorldServer:
             on_up=self._on_daemon_up,
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
-                DaemonEvents(self.players, self.zones),
+                DaemonEvents(self.players, self.zones), self.planned,
+                WorldStatus(self.zones, self.children),
                 WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number),
                 TransferAdmission(self.zones, self.arrivals,
                                   ticket_key=settings.secrets.world_ticket_key(world.name),
@@ -208,7 +212,9 @@ class WorldServer:
         self.daemon.start()
         self._start_zones()
         await stop.wait()
-        log.info("world server %s stopping", self.label)
+        self.planned.stopping()
+        self.zones.stopping = self.planned.planned
+        log.info("world server %s stopping (planned %s)", self.label, self.planned.planned)
         await asyncio.gather(*(child.stop() for child in self.children.values()))
         console.close()
         await metrics.close()

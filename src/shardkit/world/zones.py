@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from shardkit.runtime.metrics import HistogramSnapshot
@@ -33,6 +34,8 @@ class Zones:
         self.population: dict[str, int] = {}
         self.ticks: dict[str, HistogramSnapshot] = {}  # tick times each zone reported
         self._on_all_up: Callable[[], None] | None = on_all_up
+        self.stopping = ""  # why this WorldServer stops (planned), once it does
+        self.up_since: dict[str, float] = {}  # monotonic time each zone last reported ready
 
     def __contains__(self, zone: str) -> bool:
         return zone in self.up
@@ -65,6 +68,7 @@ class Zones:
         if p.zone not in self.up:
             raise RpcError("no_such_zone", f"zone '{p.zone}' is not part of cluster {cluster}")
         self.links[p.zone] = (conn, p.port)
+        self.up_since[p.zone] = time.monotonic()
         self.up[p.zone].set()
         log.info("zone %s ready on port %s", quote(p.zone), p.port)
         conn.on_close(lambda c: self._went_down(p.zone, c))
@@ -79,7 +83,10 @@ class Zones:
         self.up[zone].clear()
         self.population.pop(zone, None)
         self.ticks.pop(zone, None)
-        if conn.peer_stopping:
+        if self.stopping:
+            log.info("zone %s stopped (planned %s of its WorldServer)", zone, self.stopping)
+            return  # the players were told why (going_down)
+        if conn.peer_stopping:  # the zone said goodbye: stopped on purpose
             log.info("zone %s stopped", zone)
         else:
             log.warning("zone %s went down; its supervisor restarts it", zone)

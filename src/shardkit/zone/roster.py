@@ -25,7 +25,8 @@ from shardkit.world.api import WorldZoneApi
 from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.notifications import Kicked, Portal, Saved
 from shardkit.zone.progress import is_new_here, item_counts, items_of, mute_of, saved_state
-from shardkit.zone.schemas import Entered
+from shardkit.zone.save_retry import SaveRetries
+from shardkit.zone.schemas import Entered, PortalSign
 
 log = logging.getLogger("shardkit.zone")
 
@@ -118,6 +119,7 @@ class Roster:
         self.by_account: dict[int, Player] = {}
         self.by_name: dict[str, Player] = {}
         self.admissions = KeyedTurns()
+        self.retries = SaveRetries(world.save_character)  # final saves that wait
 
     def __len__(self) -> int:
         return len(self.players)
@@ -140,6 +142,7 @@ class Roster:
                 await self.remove(old, final=False)
                 notify(old.conn, Kicked("entered the game from elsewhere"))
                 old.conn.close("replaced")
+            await self.retries.settle(account_id)  # a waiting final save of the account goes first
             state = await self.world.load_character(account_id, character)
             return self._add(conn, state)  # closed meanwhile: it leaves (and is saved) at once
 
@@ -165,7 +168,10 @@ class Roster:
             level=progress.level, xp=progress.xp, hp=progress.hp,
             max_hp=int(self.sim.table.max_hp[slot]), gold=progress.gold,
             items=item_counts(progress.items), view_radius=self.sim.view_radius,
-            say_radius=self.sim.zone.say_radius)
+            say_radius=self.sim.zone.say_radius, width=self.sim.width, height=self.sim.height,
+            portals=[PortalSign(p.name, p.area.x, p.area.y, p.area.width, p.area.height,
+                                p.target_zone) for p in self.sim.zone.portals],
+            level_xp=list(self.sim.rules.level_xp))
 
     # -------------------------------------------------------------- leaving
     def _disconnected(self, player: Player) -> None:
@@ -227,6 +233,8 @@ class Roster:
                 result = await self.world.save_character(state, final)
             except RpcError as exc:
                 log.error("saving %s failed: %s", quote(state.name), quote(exc))
+                if final:
+                    self.retries.add(state)  # out of the zone, but its state is kept
                 return False
             if not result.ok:
                 log.error("save of %s refused (%s); this zone no longer owns it",
@@ -239,8 +247,10 @@ class Roster:
                 notify(player.conn, Saved(result.version, state.zone, state.x, state.y))
             return True
 
-    async def save_all(self) -> None:
-        await asyncio.gather(*(self.save(p) for p in list(self.players.values())))
+    async def save_all(self) -> int:
+        """Save everyone here; how many saves were not acknowledged."""
+        saved = await asyncio.gather(*(self.save(p) for p in list(self.players.values())))
+        return saved.count(False)
 
     async def kick(self, account_id: int, reason: str) -> None:
         """Save the account's character, tell the player why, and close its connection."""

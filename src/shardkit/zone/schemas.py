@@ -43,6 +43,17 @@ class WhisperTo(msgspec.Struct, array_like=True):
     text: str
 
 
+class PortalSign(msgspec.Struct, array_like=True):
+    """Where a portal of the zone is (its area, lower corner and size) and where it leads."""
+
+    name: str
+    x: float
+    y: float
+    width: float
+    height: float
+    zone: str  # the zone it leads to
+
+
 class Entered(msgspec.Struct):
     """The answer to ``zone_login``: who and where we are, and the zone's numbers."""
 
@@ -60,3 +71,7 @@ class Entered(msgspec.Struct):
     items: list[tuple[str, int]] = msgspec.field(default_factory=list)
     view_radius: float = 60.0
     say_radius: float = 60.0
+    width: float = 0.0  # the zone's size (0: not told)
+    height: float = 0.0
+    portals: list[PortalSign] = msgspec.field(default_factory=list)
+    level_xp: list[int] = msgspec.field(default_factory=list)  # total xp for level 2, 3, ...

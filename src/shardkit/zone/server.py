@@ -37,6 +37,10 @@ TICK_STATS_INTERVAL_S = 2.0
 """How often a zone tells its WorldServer its tick times (``zone_tick_stats``)."""
 
 
+RETRY_SAVES_S = 2.0  # periodic saves after one failed: the character server may be back
+FLUSH_RETRIES_S = 5.0  # a stopping zone's last try at the final saves still waiting
+
+
 class ZoneServer:
     """One zone process: the engine and its tick, the player port, the link to its WorldServer."""
 
@@ -106,10 +110,13 @@ class ZoneServer:
             self.world_api.zone_tick_stats(stats)
 
     async def _periodic_saves(self) -> None:
+        wait = self.save_interval
         while True:
-            await asyncio.sleep(self.save_interval)
+            await asyncio.sleep(wait)
             started = time.monotonic()
-            await self.roster.save_all()
+            failed = await self.roster.save_all()
+            # the character server is away: try again sooner, so saves catch up once it is back
+            wait = min(self.save_interval, RETRY_SAVES_S) if failed else self.save_interval
             log.debug("periodic save of %d players took %.3f s", len(self.roster),
                       time.monotonic() - started)
 
@@ -135,6 +142,7 @@ class ZoneServer:
             task.cancel()
         await asyncio.gather(*(self.roster.remove(p, final=True)
                                for p in list(self.roster.players.values())))
+        await self.roster.retries.flush(FLUSH_RETRIES_S)
         await self.port.close()
         await metrics.close()
         await self.world_link.stop()

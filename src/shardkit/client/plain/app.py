@@ -82,6 +82,10 @@ class TerminalClient:
                 shown = self.combat_text(line)
                 if shown:
                     self.console.say(f"[combat] {shown}", system=True)
+            if state.rejoin_failed and notices < len(state.notices) and \
+                    state.rejoin_failed in state.notices[notices:]:
+                self.console.say("[world] type `play` to enter the world and the game again",
+                                 system=True)
             if state.zone_lost and state.zone_lost != lost:
                 self.console.say(f"[zone] the zone '{state.zone_lost}' went down;"
                                  " type `play` to enter again", system=True)

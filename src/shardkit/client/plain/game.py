@@ -167,6 +167,12 @@ class Game:
         self.say(f"in sight: {', '.join(names) or 'nobody'}")
 
     async def _play(self, word: str, name: str) -> None:
+        client = self.client
+        if (client.world is None or client.world.closed.is_set()) and client.world_name:
+            with self.console.shown_errors() as attempt:  # the world went down meanwhile
+                await client.enter_world(client.world_name)
+            if not attempt.ok:
+                return
         await self.enter(name or self.character)
 
     async def _help(self, word: str, rest: str) -> None:

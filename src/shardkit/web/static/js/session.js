@@ -146,6 +146,7 @@ export class GameSession {
       error: (error) => ev.notice(`${error.code}: ${error.message}`, "error"),
       guild_chat: (guild, speaker, text) => ev.chat(speaker, text, `guild ${guild}`),
       zone_lost: (zone) => ev.notice(`zone ${zone} went down; enter again once it is back`),
+      going_down: (reason, inS, backInS, text) => ev.notice(text, "broadcast"),
       queue_position: (world, position) => ev.notice(`queue for ${world}: number ${position}`),
       queue_ready: (world, host, port, ticket) => {
         if (this.queueWait) this.queueWait({ world, host, port, ticket });
