@@ -82,7 +82,7 @@ async def spawn_once(daemon: WorldDaemon, imp_name: str, cluster: int, client: G
     await until(lambda: cluster in daemon.clusters.clusters, 120, "the WorldServer registering")
     registered = time.perf_counter()
     _, registration = daemon.clusters.clusters[cluster]
-    await client.enter_world(daemon.world.name, port=registration.port)
+    await client.enter_world(daemon.world.name, port=registration.port, cluster=cluster)
     admitted = time.perf_counter()
     assert client.world is not None
     client.world.close("next spawn")

@@ -26,6 +26,7 @@ from shardkit.daemon.clusters import ClusterRegistry
 from shardkit.daemon.guilds import GuildChat, GuildForwarding
 from shardkit.daemon.schemas import RegisterCluster
 from shardkit.daemon.server import WorldServerPort
+from shardkit.daemon.tickets import TicketBook
 from shardkit.gm.api import GMAuditApi
 from shardkit.store.characters import CharacterStore, SaveBatcher
 from shardkit.store.database import Database
@@ -34,13 +35,14 @@ from shardkit.store.testing import fresh_database_url
 from shardkit.testing.loopback import LoopbackPair, loopback
 from shardkit.wire.link import InboundLink
 from shardkit.wire.rpc import SERVICE_LIMITS, Identity, Router, RpcConnection
-from shardkit.wire.tickets import TicketRedeemer, issue_ticket
+from shardkit.wire.tickets import issue_ticket, world_server
 from shardkit.world.characters import CharacterPort, checks, fillers
 from shardkit.world.daemon_events import DaemonEvents
 from shardkit.world.entry import GameEntry
 from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
+from shardkit.world.tickets import WorldTickets
 from shardkit.world.zones import Zones
 from shardkit.zone.world_events import WorldEvents
 
@@ -177,8 +179,9 @@ class WorldSide:
         listener = _Listener()
         pair = await self.stack.enter_async_context(loopback(
             self.router, Router.for_services(ServerEvents(listener))))
+        number = int(self.label.partition("/")[2])
         ticket = issue_ticket(TICKET_KEY, kind="world", account_id=account_id,
-                              account_name=name, destination=world)
+                              account_name=name, destination=world_server(world, number))
         await pair.client.call("ticket_login", ticket)
         return Player(pair.client, listener)
 
@@ -212,7 +215,7 @@ class Chain:
         own_checks = checks(players)
         fill = fillers(SPAWN)
         router = Router.for_services(
-            PlayerPort(TicketRedeemer(TICKET_KEY, kind="world"), players, entry, world=world,
+            PlayerPort(WorldTickets(TICKET_KEY, daemon, label), players, entry, world=world,
                        cluster=cluster),
             CharacterPort(daemon, fill=fill, checks=own_checks),
             GuildPort(daemon, fill=fill, checks=own_checks),
@@ -239,7 +242,8 @@ async def chain(tmp_path: Path, *, world: str = "Atlantis", chat_per_s: float = 
         link.attach((await daemon_link(stack, side, world)).client)
         await link.connection()
         daemon_router = Router.for_services(
-            WorldServerPort(clusters), CharacterForwarding(link), GuildForwarding(link),
+            WorldServerPort(clusters), TicketBook(), CharacterForwarding(link),
+            GuildForwarding(link),
             GuildChat(CharactersApi(link), clusters, chat_per_s=chat_per_s,
                       chat_burst=chat_burst),
         )

@@ -52,10 +52,10 @@ async def game_master(cluster: Cluster, name: str, role: str = "gm") -> GMClient
 
 
 async def enter_as(client: GameClient, character: str, *, enter: bool = True,
-                   port: int | None = None) -> GameClient:
+                   port: int | None = None, cluster: int | None = None) -> GameClient:
     """A logged-in client in the world with a new character, in play unless ``enter`` is off;
     ``port``: the world port of another WorldServer than the world's entry point."""
-    await client.enter_world(WORLD, port=port)
+    await client.enter_world(WORLD, port=port, cluster=cluster)
     await client.create_character(character)
     if enter:
         entered = await client.enter_game(character)
@@ -70,7 +70,8 @@ async def player_in_game(cluster: Cluster, account: str, character: str,
     client = GameClient("127.0.0.1", cluster.master_port)
     await client.login(account, PASSWORD)
     port = cluster.announced_port(f"world {WORLD}/{server}") if server else None
-    return await enter_as(client, character, enter=enter, port=port)
+    return await enter_as(client, character, enter=enter, port=port,
+                          cluster=server if server else None)
 
 
 async def all_closed(client: GameClient) -> None:

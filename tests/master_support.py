@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from shardkit.config.settings import Settings, load_settings
+from shardkit.config.settings import Settings, load_settings, per_world_key
 from shardkit.master.notifications import KickAccount
 from shardkit.master.schemas import AnnounceWorld
 from shardkit.testing.harness import RunningProcess, start_shardkit, write_cluster_config
@@ -26,7 +26,7 @@ from shardkit.wire.rpc import (
     serve,
 )
 from shardkit.wire.scram import ScramClientSession, make_verifier
-from shardkit.wire.tickets import TicketRedeemer
+from shardkit.wire.tickets import TicketRedeemer, world_server
 from shardkit.world.schemas import TicketLogin
 
 WAIT = 10.0
@@ -238,7 +238,7 @@ class FakeDaemon:
         daemon = cls(world)
         daemon.conn = await connect("127.0.0.1", master.port, Router.for_services(daemon))
         await authenticate_service(daemon.conn, role="daemon", name=world,
-                                   secret=master.settings.secrets.key("master_link"),
+                                   secret=master.settings.secrets.world_key(world),
                                    peer_role="master")
         await daemon.conn.call("announce_world", *msgspec.structs.astuple(
             AnnounceWorld(world, host, port, "127.0.0.1", 1, capacity)))
@@ -256,7 +256,8 @@ class FakeWorld:
     """A world port that only redeems master tickets, to prove the tickets work."""
 
     def __init__(self, key: bytes, world: str) -> None:
-        self.redeemer = TicketRedeemer(key, kind="world")
+        """``key``: the master's ``ticket_key``; this world's own is derived from it."""
+        self.redeemer = TicketRedeemer(per_world_key(key, "ticket", world), kind="world")
         self.world = world
         self.server: RpcServer | None = None
         self.logins: list[str] = []
@@ -264,7 +265,7 @@ class FakeWorld:
     @rpc("ticket_login", TicketLogin, public=True)
     def ticket_login(self, conn: RpcConnection, p: TicketLogin) -> dict[str, Any]:
         """Redeem a ticket."""
-        ticket = self.redeemer.redeem(p.ticket, self.world)
+        ticket = self.redeemer.redeem(p.ticket, world_server(self.world, 0))
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
         self.logins.append(ticket.account_name)
         return {"world": self.world, "cluster": 0, "account_id": ticket.account_id,

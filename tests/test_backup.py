@@ -329,12 +329,12 @@ def daemon(tmp_path: Path) -> Iterator[tuple[Path, Settings, RunningProcess]]:
 
 
 async def _vault_client(settings: Settings, role: str = "backup",
-                        secret: bytes | None = None) -> RpcConnection:
+                        secret: bytes | None = None, name: str = "test") -> RpcConnection:
     daemon = settings.world(WORLD).daemon
     conn = await connect("127.0.0.1", daemon.world_port)
     try:
         await authenticate_service(
-            conn, role=role, name="test", peer_role="daemon",
+            conn, role=role, name=name, peer_role="daemon",
             secret=secret if secret is not None else settings.secrets.key("characters_link"),
         )
     except BaseException:
@@ -440,9 +440,10 @@ async def test_daemon_vault_needs_the_characters_link_secret(
         await _vault_client(settings, secret=b"\x00" * 32)
     assert refused.value.code == "auth_failed"
     with pytest.raises(RpcError) as refused:  # the world servers' secret is not enough
-        await _vault_client(settings, secret=settings.secrets.key("daemon_link"))
+        await _vault_client(settings, secret=settings.secrets.world_link_key(WORLD))
     assert refused.value.code == "auth_failed"
-    world = await _vault_client(settings, role="world", secret=settings.secrets.key("daemon_link"))
+    world = await _vault_client(settings, role="world", name=f"{WORLD}/0",
+                                secret=settings.secrets.world_link_key(WORLD))
     try:
         with pytest.raises(RpcError) as refused:
             await world.call("backup_list")

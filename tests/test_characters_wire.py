@@ -23,7 +23,7 @@ async def as_world_server(cluster: Cluster, name: str) -> RpcConnection:
     daemon = cluster.settings.worlds["Atlantis"].daemon
     conn = await connect("127.0.0.1", daemon.world_port)
     await authenticate_service(conn, role="world", name=name, peer_role="daemon",
-                               secret=cluster.settings.secrets.key("daemon_link"))
+                               secret=cluster.settings.secrets.world_link_key("Atlantis"))
     return conn
 
 

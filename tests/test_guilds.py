@@ -280,7 +280,7 @@ async def _player(cluster: Cluster, name: str, character: str, port: int | None)
     client = GameClient("127.0.0.1", cluster.master_port)
     await client.register(name, f"{name} password")
     await client.login(name, f"{name} password")
-    await client.enter_world("Atlantis", port=port)
+    await client.enter_world("Atlantis", port=port, cluster=None if port is None else 1)
     await client.create_character(character)
     return client
 

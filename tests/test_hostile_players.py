@@ -247,7 +247,7 @@ async def _as_world_server(cluster: Cluster, world: str, port: int) -> RpcConnec
     """A connection to a daemon's port 7000, authenticated and registered as its WorldServer."""
     conn = await connect("127.0.0.1", port)
     await authenticate_service(conn, role="world", name=f"{world}/0", peer_role="daemon",
-                               secret=cluster.settings.secrets.key("daemon_link"))
+                               secret=cluster.settings.secrets.world_link_key(world))
     content = content_version(content_dir(cluster.settings.server.cluster.content_dir,
                                           cluster.root))
     await conn.call("register_cluster", 0, "127.0.0.1", 1, content)
@@ -267,7 +267,7 @@ async def test_two_worlds_loading_one_account_at_once_put_it_in_play_once(
         lemuria = await _as_world_server(cluster, "Lemuria", ports["world_port"])
         atlantis = await connect("127.0.0.1", cluster.settings.worlds[WORLD].daemon.world_port)
         await authenticate_service(atlantis, role="world", name=f"{WORLD}/7", peer_role="daemon",
-                                   secret=cluster.settings.secrets.key("daemon_link"))
+                                   secret=cluster.settings.secrets.world_link_key(WORLD))
         for account in range(990_001, 990_006):
             name = "Twoworld" + "abcde"[account % 5]
             for world in (atlantis, lemuria):
@@ -299,7 +299,7 @@ async def test_entering_with_a_character_in_another_zone_takes_the_first_out_of_
     world = await connect("127.0.0.1", cluster.settings.worlds[WORLD].daemon.world_port)
     try:
         await authenticate_service(world, role="world", name=f"{WORLD}/9", peer_role="daemon",
-                                   secret=cluster.settings.secrets.key("daemon_link"))
+                                   secret=cluster.settings.secrets.world_link_key(WORLD))
         state = await world.call("load_character", gina.account.account_id, "Ginameadow")
         await world.call("save_character", {**state, "zone": "meadow", "x": 5.0, "y": 5.0}, True)
     finally:

@@ -60,13 +60,13 @@ async def test_world_tickets_work_once_and_forged_or_expired_ones_do_not(cluster
         forged = bytearray(entry.ticket)
         forged[5] ^= 0x01  # one bit of the body: the signature no longer fits
         assert await redeem(bytes(forged)) == "bad_ticket"
-        key = cluster.settings.secrets.key("ticket_key")
+        key = cluster.settings.secrets.world_ticket_key("Atlantis")
         common = {"kind": "world", "account_id": account.account_id, "account_name": "Tilda"}
-        assert await redeem(issue_ticket(os.urandom(32), destination="Atlantis", **common)) \
+        assert await redeem(issue_ticket(os.urandom(32), destination="Atlantis/0", **common)) \
             == "bad_ticket"  # signed by someone else
-        assert await redeem(issue_ticket(key, destination="Atlantis", ttl_s=-1.0, **common)) \
+        assert await redeem(issue_ticket(key, destination="Atlantis/0", ttl_s=-1.0, **common)) \
             == "ticket_expired"
-        assert await redeem(issue_ticket(key, destination="Lemuria", **common)) == "bad_ticket"
+        assert await redeem(issue_ticket(key, destination="Atlantis/1", **common)) == "bad_ticket"
     finally:
         await client.close()
 

@@ -207,7 +207,8 @@ class _Event:
 def _gate(clock: Clock, capacity: int = 2, timeout_s: float = 3.0) -> tuple[WorldGate, WorldRegistry]:
     registry = WorldRegistry(timeout_s, clock=clock)
     registry.announce(AnnounceWorld("W", "127.0.0.1", 2006, "127.0.0.1", 7001, capacity))
-    gate = WorldGate(registry, LoginQueues(clock=clock), b"k" * 32, 30.0, MasterMetrics(), clock)
+    gate = WorldGate(registry, LoginQueues(clock=clock), lambda world: b"k" * 32, 30.0,
+                     MasterMetrics(), clock)
     return gate, registry
 
 
@@ -236,7 +237,7 @@ def test_gate_tickets_while_room_then_queue_then_ready() -> None:
     first = gate.enter(players[0], "W")  # type: ignore[arg-type]
     second = gate.enter(players[1], "W")  # type: ignore[arg-type]
     assert isinstance(first, WorldEntry) and isinstance(second, WorldEntry)
-    ticket = TicketRedeemer(b"k" * 32, kind="world", clock=clock).redeem(first.ticket, "W")
+    ticket = TicketRedeemer(b"k" * 32, kind="world", clock=clock).redeem(first.ticket, "W/0")
     assert (ticket.account_id, ticket.account_name) == (1, "p1")
     third = gate.enter(players[2], "W")  # type: ignore[arg-type]
     fourth = gate.enter(players[3], "W")  # type: ignore[arg-type]

@@ -130,7 +130,7 @@ async def layout(settings: Settings) -> WorldLayout:
     conn = await connect(f"10.213.0.{DAEMON_HOST}", settings.worlds["Atlantis"].daemon.world_port)
     try:
         await authenticate_service(conn, role="world", name="Atlantis/status", peer_role="daemon",
-                                   secret=settings.secrets.key("daemon_link"))
+                                   secret=settings.secrets.world_link_key("Atlantis"))
         return await DaemonApi(conn).world_layout()
     finally:
         conn.close()

@@ -41,7 +41,7 @@ async def world_layout(settings: Settings, world: str = "Atlantis") -> WorldLayo
     conn = await connect("127.0.0.1", daemon.world_port)
     try:
         await authenticate_service(conn, role="world", name=f"{world}/status", peer_role="daemon",
-                                   secret=settings.secrets.key("daemon_link"))
+                                   secret=settings.secrets.world_link_key(world))
         return await DaemonApi(conn).world_layout()
     finally:
         conn.close()

@@ -53,7 +53,7 @@ async def with_character(world: WorldSide, account: int, name: str) -> Player:
     return player
 
 
-def world_ticket(account: int, name: str, world: str = "Atlantis") -> bytes:
+def world_ticket(account: int, name: str, world: str = "Atlantis/0") -> bytes:
     return issue_ticket(TICKET_KEY, kind="world", account_id=account, account_name=name,
                         destination=world)
 
@@ -68,7 +68,7 @@ async def test_ticket_login_once_per_ticket_and_connection(world: WorldSide) -> 
     assert await code_of(api.ticket_login(world_ticket(3, "cat"))) == "already_authenticated"
     again = WorldPlayerApi(await world.connect())
     assert await code_of(again.ticket_login(ticket)) == "ticket_used"
-    assert await code_of(again.ticket_login(world_ticket(5, "eve", "Lemuria"))) == "bad_ticket"
+    assert await code_of(again.ticket_login(world_ticket(5, "eve", "Lemuria/0"))) == "bad_ticket"
     assert session_of(world, 2).ticket_expires_at > 0
     assert len(world.players) == 1
 
@@ -124,3 +124,22 @@ async def test_players_of_a_lost_zone_are_told(world: WorldSide) -> None:
     await until(lambda: player.state.zone_lost, "zone_lost")
     assert player.state.zone_lost == "town" and bystander.state.zone_lost is None
     assert not world.zones.up["town"].is_set()
+
+
+async def test_a_world_ticket_admits_once_in_the_world_and_only_where_it_names(
+        tmp_path: Path) -> None:
+    async with chain(tmp_path) as running:
+        first = await running.world_server(0)
+        second = await running.world_server(1)
+        ticket = world_ticket(2, "ben", "Atlantis/1")
+        assert await code_of(WorldPlayerApi(await first.connect()).ticket_login(ticket)) \
+            == "bad_ticket"  # names WorldServer 1, so WorldServer 0 refuses it
+        welcome = await WorldPlayerApi(await second.connect()).ticket_login(ticket)
+        assert (welcome.world, welcome.cluster) == ("Atlantis", 1)
+        # WorldServer 1 again, from scratch (restarted): it has no memory of its own, yet
+        # the ticket is spent for the whole world, at the daemon
+        restarted = await running.world_server(1)
+        assert await code_of(WorldPlayerApi(await restarted.connect()).ticket_login(ticket)) \
+            == "ticket_used"
+        assert await code_of(WorldPlayerApi(await second.connect()).ticket_login(ticket)) \
+            == "ticket_used"

@@ -53,7 +53,7 @@ async def player(cluster: Cluster, account: str, cluster_number: int = 0) -> Gam
     await client.register(account, PASSWORD)
     await client.login(account, PASSWORD)
     port = cluster.announced_port(f"world Atlantis/{cluster_number}") if cluster_number else None
-    await client.enter_world("Atlantis", port=port)
+    await client.enter_world("Atlantis", port=port, cluster=cluster_number)
     character = account.capitalize()
     await client.create_character(character)
     await client.enter_game(character)

@@ -102,8 +102,12 @@ def cmd_imp(args: argparse.Namespace) -> int:
         port = int(given)
     if not host:
         sys.exit("shardkit: say where the daemon is: --daemon HOST:PORT (or --daemon-ip)")
-    imp = WorldImp(settings, host, port, args.name, args.metrics_port,
-                   capacity=args.capacity, address=args.address, standby=not args.no_standby)
+    try:
+        imp = WorldImp(settings, host, port, args.name, args.metrics_port,
+                       capacity=args.capacity, address=args.address, standby=not args.no_standby,
+                       world=args.world)
+    except ConfigError as exc:
+        sys.exit(f"shardkit: {exc}")
     return run_until_signalled(imp.run)
 
 
@@ -215,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="where clients reach its WorldServers"
                                      " (default: cluster.public_address)")
     p.add_argument("--name", help="imp name the world config refers to (default: host name)")
+    p.add_argument("--world", help="the world whose daemon this imp serves (default: the one"
+                                   " world configured here)")
     p.add_argument("--metrics-port", dest="metrics_port", type=int, default=0,
                    help="port of its /metrics (on cluster.metrics_host; default 0: any free port)")
     p = command("zone", cmd_zone, "run one zone (normally started by its WorldServer)")

@@ -129,6 +129,7 @@ class ClusterLauncher:
             self._child(
                 f"imp-{world.name}", "imp", "--daemon-ip", world.daemon.host,
                 "--daemon-port", str(world.daemon.imp_port), "--name", "local",
+                "--world", world.name,
             ).start()
 
     def port(self, what: str, configured: int) -> str:

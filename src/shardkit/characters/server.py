@@ -25,6 +25,7 @@ from shardkit.master.api import MasterServiceApi
 from shardkit.master.notifications import WorldAnnounced
 from shardkit.master.schemas import DaemonAddress
 from shardkit.runtime.main import announce
+from shardkit.runtime.parent_watch import ORPHAN_GRACE_S, orphaned
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.store import characters as store
@@ -35,6 +36,10 @@ from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, rpc
 
 log = logging.getLogger("shardkit.characters")
+
+ORPHAN_DRAIN_S = 0.6 * ORPHAN_GRACE_S
+"""How long an orphaned character server waits for the daemons' last saves (the rest of its
+grace is for committing them)."""
 
 
 def content_items(directory: Path) -> frozenset[str]:
@@ -97,6 +102,14 @@ class DaemonLinks:
         link.start()
         log.info("linking to the daemon of %s at %s:%s", quote(world), quote(address.host),
                  address.port)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until every linked daemon has closed its link: a daemon
+        closes it once its WorldServers have stopped, so their last saves are in by then."""
+        open_links = [link.conn.closed.wait() for link in self.links.values()
+                      if link.conn is not None and not link.conn.closed.is_set()]
+        if open_links:
+            await asyncio.wait([asyncio.ensure_future(c) for c in open_links], timeout=timeout)
 
     async def stop(self) -> None:
         for link in self.links.values():
@@ -166,6 +179,8 @@ class CharacterServer:
                                            settings.server.characters.metrics_port, "characters")
         await stop.wait()
         log.info("character server stopping")
+        if orphaned():  # the whole tree stops at once: let the daemons' last saves in first
+            await daemons.drain(ORPHAN_DRAIN_S)
         await metrics.close()
         for link in [master_link, gm_link]:
             await link.stop()

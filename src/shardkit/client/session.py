@@ -138,12 +138,14 @@ class GameClient(GuildCalls):
         return await MasterPlayerApi(await self._master()).worlds()
 
     # --------------------------------------------------------------- world
-    async def enter_world(self, name: str, port: int | None = None) -> Welcome:
+    async def enter_world(self, name: str, port: int | None = None,
+                          cluster: int | None = None) -> Welcome:
         """Get a ticket from the master (queueing while the world is full) and log in to the world.
 
-        ``port`` picks another WorldServer (cluster) of the world than its entry point.
+        ``cluster`` and ``port`` pick another WorldServer of the world than its entry point
+        (a world ticket admits to the one WorldServer it names).
         """
-        entry = await self._world_ticket(name)
+        entry = await self._world_ticket(name, cluster)
         old, self.world = self.world, None
         if old is not None:
             old.close("changing world")
@@ -153,12 +155,13 @@ class GameClient(GuildCalls):
         self.world_name = welcome.world
         return welcome
 
-    async def _world_ticket(self, name: str, queue_timeout: float = 3600.0) -> WorldEntry:
+    async def _world_ticket(self, name: str, cluster: int | None = None,
+                            queue_timeout: float = 3600.0) -> WorldEntry:
         """A ticket for the world; if it is full, wait in its queue (``state.queue_position``)."""
         master = await self._master()
         api = MasterPlayerApi(master)
         self.state.queue_ready = None
-        answer = await api.enter_world(name)
+        answer = await api.enter_world(name, cluster)
         if isinstance(answer, WorldEntry):
             return answer
         self.state.queue_position = answer.position or None

@@ -14,9 +14,9 @@ from shardkit.daemon.backup_schemas import (
     UploadStarted,
 )
 from shardkit.daemon.layout_schemas import WorldLayout
-from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster
+from shardkit.daemon.schemas import ClusterRegistered, RegisterCluster, SpendTicket
 from shardkit.imp.schemas import ImpHello, ImpWelcome, WorldExit
-from shardkit.wire.peers import PeerApi
+from shardkit.wire.peers import Ok, PeerApi
 from shardkit.wire.rpc import RpcConnection
 
 
@@ -26,6 +26,10 @@ class DaemonApi(PeerApi):
     async def register_cluster(self, cluster: RegisterCluster) -> ClusterRegistered:
         return await self.peer.call_as(ClusterRegistered, "register_cluster",
                                        *msgspec.structs.astuple(cluster))
+
+    async def spend_ticket(self, ticket: SpendTicket) -> Ok:
+        """Spend a world ticket once across the world (``ticket_used`` the second time)."""
+        return await self.peer.call_as(Ok, "spend_ticket", *msgspec.structs.astuple(ticket))
 
     def population(self, number: int, players: int) -> None:
         """The WorldServer's player count (a notification)."""

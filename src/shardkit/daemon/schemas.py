@@ -20,3 +20,11 @@ class ClusterRegistered(msgspec.Struct):
 class Population(msgspec.Struct, array_like=True):
     number: int
     players: int
+
+
+class SpendTicket(msgspec.Struct, array_like=True):
+    """A world ticket a WorldServer admits a player with, to be spent once across the world."""
+
+    nonce: bytes
+    destination: str  # the WorldServer the ticket names: the caller's own name
+    expires_at: float  # unix time; the daemon remembers the nonce until then

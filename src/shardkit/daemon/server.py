@@ -24,7 +24,9 @@ from shardkit.daemon.save_backlog import SaveBacklog
 from shardkit.daemon.schedule import ScheduledReboots
 from shardkit.daemon.schemas import ClusterRegistered, Population, RegisterCluster
 from shardkit.daemon.supervise import WorldSupervisor
+from shardkit.daemon.tickets import TicketBook
 from shardkit.daemon.transfer import AdmitForwarding, Transfers
+from shardkit.daemon.world_keys import imp_keys, world_server_keys
 from shardkit.master.api import MasterServiceApi
 from shardkit.master.schemas import AnnounceWorld, Heartbeat
 from shardkit.runtime.main import announce
@@ -133,7 +135,7 @@ class WorldDaemon:
         cfg = self.settings.server.cluster
         await MasterServiceApi(conn).announce_world(AnnounceWorld(
             self.world.name, host, port, cfg.public_address, self.characters_port,
-            self.world.capacity,
+            self.world.capacity, self.clusters.listing()[0][0],  # the entry point's number
         ))
         announce(f"world {self.world.name} is on the master's list at {host}:{port}")
 
@@ -169,7 +171,6 @@ class WorldDaemon:
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         settings, world = self.settings, self.world
-        secret = settings.secrets.key("daemon_link")
         bind = settings.server.cluster.bind
         d = world.daemon
         ports: list[RpcServer] = [
@@ -183,8 +184,9 @@ class WorldDaemon:
                 Transfers(self.characters, self.clusters),
                 AdmitForwarding(route=cluster_route(self.clusters)),
                 BackupVault.for_world(settings, world),
-                ServiceAuth({"world": secret, "backup": settings.secrets.key("characters_link")},
-                            world.name))),
+                TicketBook(),
+                ServiceAuth({"world": world_server_keys(settings, world.name),
+                             "backup": settings.secrets.key("characters_link")}, world.name))),
             await serve(bind, d.characters_port, Router.for_services(
                 ServiceAuth({"characters": settings.secrets.key("characters_link")}, world.name,
                             self.characters.attach),
@@ -192,7 +194,7 @@ class WorldDaemon:
                 GMFanOut(self.clusters), LayoutPort(self.supervisor))),
             await serve(bind, d.imp_port, Router.for_services(
                 ImpPort(self.supervisor, world.supervision), LayoutPort(self.supervisor),
-                ServiceAuth({"imp": secret}, world.name))),
+                ServiceAuth(imp_keys(settings, world.name), world.name))),
         ]
         self.characters_port = ports[1].port
         self.supervisor.daemon_port = ports[0].port
@@ -212,7 +214,8 @@ class WorldDaemon:
         master = settings.server.master
         self.master_link = ServiceLink(
             master.host, master.port, role="daemon", name=world.name,
-            secret=settings.secrets.key("master_link"), peer_role="master", on_up=self._announce,
+            secret=settings.secrets.world_key(world.name), peer_role="master",
+            on_up=self._announce,
             router=Router.for_services(MasterEvents(self.clusters)),
         )
         self.master_link.start()

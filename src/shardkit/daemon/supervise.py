@@ -205,7 +205,10 @@ class WorldSupervisor:
         if record is None or record.conn is not conn:
             return
         record.conn = None
-        log.warning("imp %s unlinked; its world servers keep running there", quote(name))
+        if conn.peer_stopping or conn.said_goodbye:  # a planned stop (``wire/goodbye.py``)
+            log.info("imp %s stopped (planned)", quote(name))
+        else:
+            log.warning("imp %s unlinked; its world servers keep running there", quote(name))
         for slot in self.book.on_imp(name):
             if slot.state in ("running", "starting"):
                 slot.state = "unlinked"

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 
-from shardkit.config.settings import Settings
+from shardkit.config.settings import ConfigError, Settings
 from shardkit.daemon.api import ImpLinkApi
 from shardkit.imp.schemas import (
     ImpHello,
@@ -70,11 +70,21 @@ class ImpService:
         return self.imp.running()
 
 
+def only_world(settings: Settings) -> str:
+    """The world an imp serves when none is named: the one world configured on its machine."""
+    if len(settings.worlds) != 1:
+        raise ConfigError(f"{settings.config_dir}/worlds has {len(settings.worlds)} worlds;"
+                          " say which one this imp serves with --world")
+    return next(iter(settings.worlds))
+
+
 class WorldImp:
     def __init__(self, settings: Settings, daemon_ip: str, daemon_port: int, name: str | None,
                  metrics_port: int = 0, *, capacity: int | None = None,
-                 address: str | None = None, standby: bool = True) -> None:
+                 address: str | None = None, standby: bool = True,
+                 world: str | None = None) -> None:
         self.settings = settings
+        self.world = world or only_world(settings)  # the one world whose key this imp proves
         self.daemon_ip = daemon_ip
         self.daemon_port = daemon_port
         self.name = name or socket.gethostname()
@@ -88,7 +98,7 @@ class WorldImp:
         self._stopping = False
         self.link = ServiceLink(
             daemon_ip, daemon_port, role="imp", name=self.name,
-            secret=settings.secrets.key("daemon_link"), peer_role="daemon",
+            secret=settings.secrets.world_link_key(self.world), peer_role="daemon",
             router=Router.for_services(ImpService(self)), on_up=self._hello, max_backoff_s=2.0,
         )
         self.metrics_port = metrics_port
@@ -110,6 +120,9 @@ class WorldImp:
 
     async def start_world(self, p: StartWorld) -> int | None:
         """Start the cluster's WorldServer unless it runs; its pid once the process is up."""
+        if p.world != self.world:
+            raise RpcError("forbidden", f"this imp serves world {quote(self.world)},"
+                                        f" not {quote(p.world)}")
         if p.world not in self.settings.worlds:
             raise RpcError("no_such_world", f"this machine has no config for world '{p.world}'")
         key = (p.world, p.cluster)
@@ -168,6 +181,9 @@ class WorldImp:
         if child.name.startswith(STANDBY_NAME):  # never handed a cluster: make another
             if self.standby is not None and self.standby.child is child:
                 self.standby = None
+                if self._stopping:
+                    log.info("%s %s", child.name, child.exit_reason)
+                    return
                 log.warning("%s %s; another in %.0f s", child.name, child.exit_reason,
                             STANDBY_RESPAWN_S)
                 asyncio.get_running_loop().call_later(STANDBY_RESPAWN_S, self._spawn_standby)

@@ -61,9 +61,11 @@ class MasterPlayerApi(PeerApi):
     async def worlds(self) -> list[WorldInfo]:
         return await self.peer.call_as(list[WorldInfo], "worlds")
 
-    async def enter_world(self, world: str) -> WorldEntry | QueuePlace:
-        """A ticket for the world, or (when it is full) a place in its queue."""
-        answer: Any = await self.peer.call("enter_world", world)
+    async def enter_world(self, world: str, cluster: int | None = None) -> WorldEntry | QueuePlace:
+        """A ticket for the world (for WorldServer ``cluster``, by default its entry point), or
+        (when it is full) a place in its queue."""
+        params = (world,) if cluster is None else (world, cluster)
+        answer: Any = await self.peer.call("enter_world", *params)
         if isinstance(answer, dict) and answer.get("queued"):
             return msgspec.convert(answer, QueuePlace)
         return msgspec.convert(answer, WorldEntry)

@@ -14,7 +14,7 @@ from shardkit.master.worlds import WorldRegistry
 from shardkit.runtime.peerlog import quote
 from shardkit.wire.peers import notify
 from shardkit.wire.rpc import RpcConnection, RpcError
-from shardkit.wire.tickets import issue_ticket
+from shardkit.wire.tickets import issue_ticket, world_server
 
 __all__ = ["WorldGate"]
 
@@ -30,7 +30,8 @@ class WorldGate:
     someone leaves it.
     """
 
-    def __init__(self, registry: WorldRegistry, queues: LoginQueues, ticket_key: bytes,
+    def __init__(self, registry: WorldRegistry, queues: LoginQueues,
+                 ticket_key: Callable[[str], bytes],
                  ticket_ttl_s: float, metrics: MasterMetrics,
                  clock: Callable[[], float] = time.time) -> None:
         self.registry = registry
@@ -56,8 +57,12 @@ class WorldGate:
         return rows
 
     # -------------------------------------------------------------- entry
-    def enter(self, conn: RpcConnection, world: str) -> WorldEntry | QueuePlace:
-        """A ticket if there is room and nobody waits; otherwise the player's place in the queue."""
+    def enter(self, conn: RpcConnection, world: str,
+              cluster: int | None = None) -> WorldEntry | QueuePlace:
+        """A ticket if there is room and nobody waits; otherwise the player's place in the queue.
+
+        The ticket names WorldServer ``cluster`` of the world, by default its entry point (a
+        queued player's always does)."""
         known = self.registry.get(world)
         if known is None:
             raise RpcError("no_such_world", f"there is no world '{world}'")
@@ -72,7 +77,7 @@ class WorldGate:
             if self._has_room(world):
                 self._leave_other_queue(account_id)
                 self._metrics.tickets.labels("direct").inc()
-                return self._issue(account_id, name, world)
+                return self._issue(account_id, name, world, cluster)
         if self.queues.world_of(account_id) not in (None, world):
             self._leave_other_queue(account_id)
         try:
@@ -90,15 +95,17 @@ class WorldGate:
                 and self.queues.free_slots(world, known.population,
                                            known.announcement.capacity) > 0)
 
-    def _issue(self, account_id: int, name: str, world: str) -> WorldEntry:
+    def _issue(self, account_id: int, name: str, world: str,
+               cluster: int | None = None) -> WorldEntry:
         known = self.registry.get(world)
         assert known is not None
-        ticket = issue_ticket(self._ticket_key, kind="world", account_id=account_id,
-                              account_name=name, destination=world, ttl_s=self._ttl,
-                              clock=self._clock)
-        self.queues.hold(world, account_id, self._clock() + self._ttl)
         announced = known.announcement
-        return WorldEntry(announced.name, announced.host, announced.port, ticket)
+        number = announced.cluster if cluster is None else cluster
+        ticket = issue_ticket(self._ticket_key(world), kind="world", account_id=account_id,
+                              account_name=name, destination=world_server(world, number),
+                              ttl_s=self._ttl, clock=self._clock)
+        self.queues.hold(world, account_id, self._clock() + self._ttl)
+        return WorldEntry(announced.name, announced.host, announced.port, ticket, number)
 
     def tickets_issued_before_now(self) -> float:
         """The expiry bound of every ticket issued so far (for ``kick_account``)."""

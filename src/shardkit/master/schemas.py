@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+ClusterNumber = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
 
 # ------------------------------------------------------------------ players
@@ -35,6 +39,7 @@ class LoginFinish(msgspec.Struct, array_like=True):
 
 class EnterWorld(msgspec.Struct, array_like=True):
     world: str
+    cluster: ClusterNumber | None = None  # a WorldServer of the world; None: its entry point
 
 
 class LeaveQueue(msgspec.Struct, array_like=True):
@@ -73,9 +78,10 @@ class WorldInfo(msgspec.Struct):
 
 class WorldEntry(msgspec.Struct):
     world: str
-    host: str
+    host: str  # the entry point's address (another cluster's: the client knows it)
     port: int
     ticket: bytes
+    cluster: int = 0  # the WorldServer the ticket admits to
 
 
 class QueuePlace(msgspec.Struct):
@@ -94,6 +100,7 @@ class AnnounceWorld(msgspec.Struct, array_like=True):
     characters_host: str  # the character server dials this for the daemon's 7001
     characters_port: int
     capacity: int
+    cluster: int = 0  # the WorldServer at host:port; world tickets name it ("<world>/<cluster>")
 
 
 class Heartbeat(msgspec.Struct, array_like=True):

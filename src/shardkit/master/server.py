@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from shardkit.config.settings import Settings
+from shardkit.config.settings import Settings, is_world_name
 from shardkit.master.account_lookup import AccountLookup
 from shardkit.master.account_port import AccountPort
 from shardkit.master.bans import ActiveBan, BanList, Network
@@ -48,13 +48,17 @@ log = logging.getLogger("shardkit.master")
 class MasterServer:
     """Accounts, login, bans, the world list, world tickets and the login queue."""
 
+    def _daemon_key(self, world: str) -> bytes | None:
+        """A daemon proves its own world's key: holding one world's key announces no other."""
+        return self.settings.secrets.world_key(world) if is_world_name(world) else None
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         cfg = settings.server.master
         self.metrics = MasterMetrics()
         self.registry = WorldRegistry(cfg.heartbeat_timeout_s)
         self.queues = LoginQueues(cfg.queue_max)
-        self.gate = WorldGate(self.registry, self.queues, settings.secrets.key("ticket_key"),
+        self.gate = WorldGate(self.registry, self.queues, settings.secrets.world_ticket_key,
                               cfg.ticket_ttl_s, self.metrics)
         self.sessions = SessionTable(cfg.session_policy)
         self.bans = BanList()
@@ -208,7 +212,7 @@ class MasterServer:
             GMTicketService(self.accounts, settings),
             GMAdmin(self.accounts, self.game_masters, self),
             BridgeForwarding(forward_key(settings.secrets.key("master_link"))),
-            ServiceAuth({"daemon": settings.secrets.key("master_link"),
+            ServiceAuth({"daemon": self._daemon_key,
                          "characters": settings.secrets.key("characters_link")}, "master"),
         )
         bind = settings.server.cluster.bind

@@ -25,7 +25,7 @@ class WorldPort:
     def enter_world(self, conn: RpcConnection, p: EnterWorld) -> WorldEntry | QueuePlace:
         """A world's address and a single-use ticket, or a place in its queue if it is full."""
         with self.metrics.timer("enter_world"):
-            return self.gate.enter(conn, p.world)
+            return self.gate.enter(conn, p.world, p.cluster)
 
     @rpc("leave_queue", LeaveQueue)
     def leave_queue(self, conn: RpcConnection, p: LeaveQueue) -> Ok:

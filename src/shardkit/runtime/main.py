@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -12,9 +11,7 @@ from collections.abc import Awaitable, Callable
 from shardkit.runtime.collector import freeze_long_lived, freeze_when_ready
 from shardkit.runtime.heartbeat import start_beating
 from shardkit.runtime.output import write_stdout_line
-
-PARENT_PID_ENV = "SHARDKIT_PARENT_PID"  # set by a supervising shardkit process for its children
-PARENT_CHECK_S = 1.0
+from shardkit.runtime.parent_watch import stop_when_orphaned
 
 log = logging.getLogger("shardkit.runtime")
 
@@ -35,18 +32,16 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        watchdog = None
-        parent = os.environ.pop(PARENT_PID_ENV, "")
-        if parent.isdigit():
-            watchdog = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
+        watch = stop_when_orphaned(stop)  # a supervisor's death stops us at once
         heartbeat = start_beating()  # tells our supervisor that this event loop still turns
         freeze_long_lived()  # the modules are imported: no collection rescans them
         try:
             return int(await main(stop) or 0)
         finally:
-            for task in (watchdog, heartbeat):
-                if task is not None:
-                    task.cancel()
+            if watch is not None:
+                watch.close()
+            if heartbeat is not None:
+                heartbeat.cancel()
 
     try:
         import uvloop
@@ -56,17 +51,6 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int | None]]) 
         return asyncio.run(runner())
     except KeyboardInterrupt:
         return 130
-
-
-async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
-    """A supervised process whose supervisor died (even by SIGKILL) stops, saving what it holds,
-    instead of lingering on its ports while the restarted supervisor starts a replacement."""
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            log.warning("supervisor (pid %s) is gone; stopping", parent_pid)
-            stop.set()
-            return
-        await asyncio.sleep(PARENT_CHECK_S)
 
 
 def announce(line: str) -> None:

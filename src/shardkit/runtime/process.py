@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from shardkit.runtime.heartbeat import HeartbeatPipe
-from shardkit.runtime.main import PARENT_PID_ENV
 from shardkit.runtime.output import LineSplitter, dropped_note, stdout_relay
+from shardkit.runtime.parent_watch import supervisor_env
 
 log = logging.getLogger("shardkit.process")
 
@@ -103,7 +103,7 @@ class Child:
             raise ValueError("startup_timeout_s must be positive")
         self.name = name
         self.argv = argv
-        self.env = {**os.environ, **(env or {}), PARENT_PID_ENV: str(os.getpid())}
+        self.env = {**os.environ, **(env or {}), **supervisor_env()}
         self.cwd = cwd
         self.restart = restart
         self.on_line = on_line
@@ -164,7 +164,7 @@ class Child:
             if not self.restart:
                 log.warning("%s %s", who, self.exit_reason)
                 break
-            log.warning("%s %s; restarting in %.1f s", self.name, self.exit_reason, delay)
+            log.warning("%s %s; restarting in %.1f s", who, self.exit_reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay)
             delay = min(delay * 2, 5.0)

@@ -60,7 +60,7 @@ class CharacterRig:
         self.characters = self._start("characters")
         self.conn = await connect("127.0.0.1", self.settings.worlds[WORLD].daemon.world_port)
         await authenticate_service(self.conn, role="world", name=f"{WORLD}/0",
-                                   secret=self.settings.secrets.key("daemon_link"),
+                                   secret=self.settings.secrets.world_link_key(WORLD),
                                    peer_role="daemon")
         version = content_version(content_dir(self.settings.server.cluster.content_dir, self.root))
         await DaemonApi(self.conn).register_cluster(RegisterCluster(0, "127.0.0.1", 1, version))

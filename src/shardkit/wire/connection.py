@@ -75,6 +75,8 @@ class RpcConnection(IncomingMessages):
         self.label = label or f"{peer[0]}:{peer[1]}"
         self.identity: Identity | None = None
         self.is_service = False  # proved a link secret (either end of a service link)
+        self.peer_stopping = False  # the peer said goodbye: its close is planned
+        self.said_goodbye = False  # we did: we are stopping on purpose
         self.state: dict[str, Any] = {}  # per-connection handshake state of services
         self.session: object = None  # the owning component's session object (wire/peers.py)
         self.closed = asyncio.Event()

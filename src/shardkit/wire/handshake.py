@@ -26,6 +26,9 @@ from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
 
 NONCE_BYTES = 16
 
+KeyOfName = Callable[[str], bytes | None]
+"""The link secret of the client that gives this name in ``service_hello``, or None."""
+
 
 class ServiceHello(msgspec.Struct, array_like=True):
     role: str
@@ -61,13 +64,15 @@ def close_after_reply(conn: RpcConnection, reason: str) -> None:
 class ServiceAuth:
     """Handshake methods for a port that admits services holding a link secret.
 
-    ``secrets`` maps each client role allowed on this port to its link secret.
+    ``secrets`` maps each client role allowed on this port to its link secret, or to a function
+    of the name the client gives that returns the secret of that name (a key bound to one
+    world, say), or None if no client of that name may connect.
     ``on_authenticated(conn)`` runs after a successful handshake, before the reply.
     """
 
     def __init__(
         self,
-        secrets: Mapping[str, bytes],
+        secrets: Mapping[str, bytes | KeyOfName],
         server_name: str,
         on_authenticated: Callable[[RpcConnection], Awaitable[None] | None] | None = None,
     ) -> None:
@@ -80,14 +85,19 @@ class ServiceAuth:
         """Start a service handshake: the server proves the link secret first."""
         if conn.identity is not None:
             raise RpcError("already_authenticated", "this connection is already authenticated")
-        secret = self._secrets.get(p.role)
-        if secret is None:
+        known = self._secrets.get(p.role)
+        if known is None:
             close_after_reply(conn, "unknown service role")
             raise RpcError("auth_failed", f"role {quote(p.role, 40)} may not connect to this port")
+        secret = known if isinstance(known, bytes) else known(p.name)
+        if secret is None:
+            close_after_reply(conn, "service name refused")
+            raise RpcError("auth_failed", f"no {quote(p.role, 40)} named {quote(p.name, 80)}"
+                                          f" may connect to {quote(self._server_name, 80)}")
         if not NONCE_BYTES <= len(p.client_nonce) <= 64:
             raise RpcError("bad_params", "`client_nonce` must be 16 to 64 bytes")
         server_nonce = os.urandom(NONCE_BYTES)
-        conn.state["service_hello"] = (p.role, p.name, p.client_nonce, server_nonce)
+        conn.state["service_hello"] = (p.role, p.name, p.client_nonce, server_nonce, secret)
         proof = _proof(secret, b"server", p.role, p.client_nonce, server_nonce)
         return HelloResult(server_nonce, proof, self._server_name)
 
@@ -97,8 +107,8 @@ class ServiceAuth:
         pending = conn.state.pop("service_hello", None)
         if pending is None:
             raise RpcError("auth_failed", "call service_hello first")
-        role, name, client_nonce, server_nonce = pending
-        expected = _proof(self._secrets[role], b"client", role, server_nonce, client_nonce)
+        role, name, client_nonce, server_nonce, secret = pending
+        expected = _proof(secret, b"client", role, server_nonce, client_nonce)
         if not hmac.compare_digest(expected, p.client_proof):
             close_after_reply(conn, "bad service proof")
             raise RpcError("auth_failed", "wrong link secret")
@@ -125,7 +135,9 @@ async def authenticate_service(
     expected = _proof(secret, b"server", role, client_nonce, hello.server_nonce)
     if not hmac.compare_digest(expected, hello.server_proof):
         conn.close("server failed to prove the link secret")
-        raise RpcError("auth_failed", "the server does not know the link secret")
+        raise RpcError("auth_failed", f"{quote(hello.server_name, 80)} does not know our key"
+                                      f" for {role} {quote(name, 80)}: the key is wrong (of"
+                                      " another world?) or the server is not who it should be")
     conn.identity = Identity(peer_role, hello.server_name)
     conn.trust_as_service()
     await conn.call(

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from shardkit.runtime.peerlog import PeerLog, quote
+from shardkit.wire.goodbye import SHUTTING_DOWN
 from shardkit.wire.messages import (
     MAX_PEER_ERROR_CODE,
     NOTIFY,
@@ -46,6 +47,7 @@ class IncomingMessages:
     router: Router
     identity: Identity | None
     is_service: bool
+    peer_stopping: bool  # the peer said it is stopping on purpose (``wire/goodbye.py``)
     label: str
     peer_ip: str
     closed: asyncio.Event
@@ -143,6 +145,11 @@ class IncomingMessages:
     def _logpeer_error(self, params: list[Any]) -> None:
         """An ``error`` notification: a service's is a WARNING, a player's only DEBUG."""
         error = peer_error(params[0] if params else None)
+        if error.code == SHUTTING_DOWN and self.is_service:  # a planned stop, not a fault
+            self.peer_stopping = True
+            peer_log.log(logging.INFO, self.peer_ip, "goodbye", "%s is stopping: %s",
+                         self.label, quote(error.message))
+            return
         level = logging.WARNING if self.is_service else logging.DEBUG
         peer_log.log(
             level, self.peer_ip, "error notification", "%s reports an error: %s: %s",

@@ -16,6 +16,7 @@ import msgspec
 
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
+from shardkit.wire.goodbye import say_goodbye
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import ConnectionClosed, Limits, Router, RpcConnection, RpcError, connect
 
@@ -125,7 +126,12 @@ class InboundLink(Link):
         if self.conn is conn:
             self.conn = None
             self.up.clear()
-            log.warning("%s link lost", self.name)
+            if conn.said_goodbye:
+                log.info("%s link closed: we are stopping", self.name)
+            elif conn.peer_stopping:
+                log.info("%s stopped (planned); the link waits for it", self.name)
+            else:
+                log.warning("%s link lost", self.name)
 
 
 class ServiceLink(Link):
@@ -171,12 +177,14 @@ class ServiceLink(Link):
     async def _run(self) -> None:
         delay = 0.1
         announced_down = False
+        peer_stopped = False  # the last connection ended with the peer's goodbye
         while not self._stopping:
             try:
                 conn = await connect(self.host, self.port, self._router, limits=self._limits)
             except (TimeoutError, OSError) as exc:
                 if not announced_down:
-                    log.warning("cannot reach %s (%s); retrying", self.target, exc)
+                    log.log(logging.INFO if peer_stopped else logging.WARNING,
+                            "cannot reach %s (%s); retrying", self.target, exc)
                     announced_down = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
@@ -206,12 +214,16 @@ class ServiceLink(Link):
             await conn.wait_closed()
             self.up.clear()
             self.conn = None
-            if not self._stopping:
+            peer_stopped = conn.peer_stopping
+            if peer_stopped and not self._stopping:
+                log.info("%s stopped (planned); re-dialling", self.target)
+            elif not self._stopping:
                 log.warning("lost link to %s: %s", self.target, quote(conn.close_reason, 400))
 
     async def stop(self) -> None:
         self._stopping = True
         if self.conn is not None:
+            say_goodbye(self.conn, self._name)
             self.conn.close("shutting down")
         if self._task is not None:
             self._task.cancel()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shardkit.wire.connection import RpcConnection
+from shardkit.wire.goodbye import say_goodbye
 from shardkit.wire.limits import ANONYMOUS_LIMITS, PLAYER_LIMITS, READ_CHUNK, Limits
 from shardkit.wire.methods import Router
 
@@ -29,6 +30,7 @@ class RpcServer:
     async def close(self) -> None:
         self.server.close()
         for conn in list(self.connections):
+            say_goodbye(conn, "the server")
             conn.close("server shutting down")
         await self.server.wait_closed()
 

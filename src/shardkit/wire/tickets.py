@@ -20,11 +20,16 @@ from shardkit.wire.rpc import RpcError
 TAG_BYTES = 32
 
 
+def world_server(world: str, cluster: int) -> str:
+    """The name of a WorldServer, as its link and the world tickets for it give it."""
+    return f"{world}/{cluster}"
+
+
 class Ticket(msgspec.Struct, frozen=True, array_like=True):
     kind: str  # "world" or "zone"
     account_id: int
     account_name: str
-    destination: str  # world name, or zone name
+    destination: str  # the WorldServer ("<world>/<cluster>"), or the zone's name
     expires_at: float  # unix time
     nonce: bytes
     character: str = ""
@@ -68,6 +73,19 @@ def read_ticket(key: bytes, token: bytes) -> Ticket:
         raise RpcError("bad_ticket", "ticket is malformed") from None
 
 
+def check_ticket(key: bytes, token: bytes, *, kind: str, destination: str, now: float) -> Ticket:
+    """A ticket of ``kind`` for ``destination`` that has not expired (whether it was used is
+    for the caller to know); raises RpcError otherwise."""
+    ticket = read_ticket(key, token)
+    if ticket.kind != kind:
+        raise RpcError("bad_ticket", f"this is a {ticket.kind} ticket, not a {kind} one")
+    if ticket.destination != destination:
+        raise RpcError("bad_ticket", f"ticket is for '{ticket.destination}', not here")
+    if ticket.expires_at < now:
+        raise RpcError("ticket_expired", "ticket has expired; ask for a new one")
+    return ticket
+
+
 class TicketRedeemer:
     """Accepts each valid ticket once, for one destination, before it expires."""
 
@@ -78,14 +96,8 @@ class TicketRedeemer:
         self._used: dict[bytes, float] = {}
 
     def redeem(self, token: bytes, destination: str) -> Ticket:
-        ticket = read_ticket(self._key, token)
         now = self._clock()
-        if ticket.kind != self._kind:
-            raise RpcError("bad_ticket", f"this is a {ticket.kind} ticket, not a {self._kind} one")
-        if ticket.destination != destination:
-            raise RpcError("bad_ticket", f"ticket is for '{ticket.destination}', not here")
-        if ticket.expires_at < now:
-            raise RpcError("ticket_expired", "ticket has expired; ask for a new one")
+        ticket = check_ticket(self._key, token, kind=self._kind, destination=destination, now=now)
         self._forget_expired(now)
         if ticket.nonce in self._used:
             raise RpcError("ticket_used", "ticket was already used")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from shardkit.wire.peers import Ok
 from shardkit.wire.rpc import Identity, RpcConnection, RpcError, rpc
-from shardkit.wire.tickets import TicketRedeemer
 from shardkit.world.entry import GameEntry
 from shardkit.world.players import Players
 from shardkit.world.schemas import (
@@ -17,26 +16,33 @@ from shardkit.world.schemas import (
     ZoneTickStats,
 )
 from shardkit.world.session import session_of
+from shardkit.world.tickets import WorldTickets
 from shardkit.world.zones import Zones
 
 
 class PlayerPort:
     """What a player's client may do on the world port, after ``ticket_login``."""
 
-    def __init__(self, redeemer: TicketRedeemer, players: Players, entry: GameEntry, *,
+    def __init__(self, tickets: WorldTickets, players: Players, entry: GameEntry, *,
                  world: str, cluster: int) -> None:
-        self.redeemer = redeemer
+        self.tickets = tickets
         self.players = players
         self.entry = entry
         self.world = world
         self.cluster = cluster
 
     @rpc("ticket_login", TicketLogin, public=True)
-    def ticket_login(self, conn: RpcConnection, p: TicketLogin) -> Welcome:
-        """Log in with the single-use ticket the master issued for this world."""
-        if conn.identity is not None:
+    async def ticket_login(self, conn: RpcConnection, p: TicketLogin) -> Welcome:
+        """Log in with the single-use ticket the master issued for this WorldServer."""
+        if conn.identity is not None or "ticket_login" in conn.state:
             raise RpcError("already_authenticated", "this connection is already logged in")
-        ticket = self.redeemer.redeem(p.ticket, self.world)
+        conn.state["ticket_login"] = True  # one login at a time, even while the daemon answers
+        try:
+            ticket = await self.tickets.redeem(p.ticket)
+        finally:
+            conn.state.pop("ticket_login", None)
+        if conn.closed.is_set():
+            raise RpcError("closed", "the connection closed while logging in")
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
         session_of(conn).ticket_expires_at = ticket.expires_at  # tells a kick old from new
         self.players.joined(conn, ticket.account_id)

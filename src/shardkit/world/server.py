@@ -18,7 +18,6 @@ from shardkit.runtime.process import Child, relay_line, shardkit_command
 from shardkit.wire.handshake import ServiceAuth, derive_key
 from shardkit.wire.link import ServiceLink
 from shardkit.wire.rpc import Router, RpcConnection, RpcServer, serve
-from shardkit.wire.tickets import TicketRedeemer
 from shardkit.world.characters import CharacterPort, checks, fillers
 from shardkit.world.chat import ChatEvents, ChatRelay
 from shardkit.world.console import WorldConsole
@@ -30,6 +29,7 @@ from shardkit.world.guilds import GuildChatEvents, GuildPort
 from shardkit.world.players import Players
 from shardkit.world.ports import PlayerPort, ZonePort
 from shardkit.world.status import WorldStatus
+from shardkit.world.tickets import WorldTickets
 from shardkit.world.transfer import (
     Arrivals,
     TransferAdmission,
@@ -55,7 +55,6 @@ class WorldServer:
         self.spec: ClusterSpec = world.cluster(cluster)
         self.daemon_host = daemon_host or world.daemon.host
         self.daemon_port = daemon_port or world.daemon.world_port
-        self.redeemer = TicketRedeemer(settings.secrets.key("ticket_key"), kind="world")
         zone_secret = os.urandom(32)
         self.zone_secret = zone_secret
         self.zone_link_key = derive_key(zone_secret, "zone-link")
@@ -68,7 +67,7 @@ class WorldServer:
         self.port: RpcServer | None = None
         self.daemon = ServiceLink(
             self.daemon_host, self.daemon_port, role="world", name=self.label,
-            secret=settings.secrets.key("daemon_link"), peer_role="daemon",
+            secret=settings.secrets.world_link_key(world.name), peer_role="daemon",
             on_up=self._on_daemon_up,
             router=Router.for_services(
                 GuildChatEvents(self.players), ChatEvents(self.players),
@@ -76,10 +75,12 @@ class WorldServer:
                 WorldStatus(self.zones, self.children),
                 WorldGM(self.players, self.zones, world=world.name, cluster=self.spec.number),
                 TransferAdmission(self.zones, self.arrivals,
-                                  ticket_key=settings.secrets.key("ticket_key"),
+                                  ticket_key=settings.secrets.world_ticket_key(world.name),
                                   label=self.label, host=settings.server.cluster.public_address,
                                   port=self._port_number, cluster=self.spec.number)),
         )
+        self.tickets = WorldTickets(settings.secrets.world_ticket_key(world.name), self.daemon,
+                                    self.label)
         self.content: Content
         self.metrics = self._declare_metrics()
 
@@ -139,7 +140,7 @@ class WorldServer:
                           public_address=self.settings.server.cluster.public_address,
                           redirect=TransferRedirect(self.daemon, self.world, self.spec.number))
         return Router.for_services(
-            PlayerPort(self.redeemer, self.players, entry, world=self.world.name,
+            PlayerPort(self.tickets, self.players, entry, world=self.world.name,
                        cluster=self.spec.number),
             CharacterPort(self.daemon, fill=fill, checks=own_checks),
             GuildPort(self.daemon, fill=fill, checks=own_checks),
@@ -147,7 +148,8 @@ class WorldServer:
             ChatRelay(self.daemon),
             TransferRelay(self.daemon),
             TransferLogin(self.players, entry, self.arrivals,
-                          ticket_key=self.settings.secrets.key("ticket_key"), label=self.label,
+                          ticket_key=self.settings.secrets.world_ticket_key(self.world.name),
+                          label=self.label,
                           world=self.world.name, cluster=self.spec.number),
             ServiceAuth({"zone": self.zone_link_key}, self.label),
         )

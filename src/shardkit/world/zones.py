@@ -86,7 +86,10 @@ class Zones:
         if self.stopping:
             log.info("zone %s stopped (planned %s of its WorldServer)", zone, self.stopping)
             return  # the players were told why (going_down)
-        log.warning("zone %s went down; its supervisor restarts it", zone)
+        if conn.peer_stopping:  # the zone said goodbye: stopped on purpose
+            log.info("zone %s stopped", zone)
+        else:
+            log.warning("zone %s went down; its supervisor restarts it", zone)
         for player in self.players.in_zone(zone):
             notify(player, ZoneLost(zone))
 
