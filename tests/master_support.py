@@ -1,4 +1,4 @@
-"""Helpers for the master tests: a master process, raw SCRAM logins from any loopback IP, telnet, fakes."""
+"""Master test helpers: a master process, raw SCRAM logins from any loopback IP, telnet, fakes."""
 
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ class FakeDaemon:
         return daemon
 
     async def heartbeat(self, population: int, status: str = "up") -> None:
-        """Send a heartbeat and wait until the master has handled it (a call, not a notification)."""
+        """Send a heartbeat; wait until the master has handled it (a call, not a notification)."""
         await self.conn.call("heartbeat", self.world, population, status)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Backups: online SQLite copies, restore through the CLI, copies to a daemon, pg_dump, db upgrade."""
+"""Backups: online SQLite copies, CLI restore, copies to a daemon, pg_dump, db upgrade."""
 
 from __future__ import annotations
 
@@ -459,7 +459,8 @@ async def test_daemon_vault_needs_the_characters_link_secret(
 async def test_postgresql_backup_and_restore(tmp_path: Path) -> None:
     missing = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
     if missing:
-        _pg_unavailable(f"{' and '.join(missing)} not installed (apt-get install postgresql-client)")
+        _pg_unavailable(f"{' and '.join(missing)} not installed"
+                        " (apt-get install postgresql-client)")
     try:
         source, drop_source = await fresh_database_url("postgresql", tmp_path)
     except PostgresUnavailable as exc:

@@ -1,4 +1,7 @@
-"""Characters through real processes: name rules, delete, rename through the world, and a stale save refused by the character server."""
+"""Characters through real processes: name rules, delete, rename through the world, stale saves.
+
+A stale save is refused by the character server.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +58,8 @@ async def test_names_are_checked_and_unique_per_world(cluster: Cluster, player: 
     world = await as_world_server(cluster, "Atlantis/8")
     try:
         assert player.account is not None
-        refused = world.call("create_character", player.account.account_id, "Shithead", "town", 0.0, 0.0)
+        refused = world.call("create_character", player.account.account_id, "Shithead", "town",
+                             0.0, 0.0)
         assert await code_of(refused) == "bad_name"
     finally:
         world.close()
@@ -100,7 +104,8 @@ async def test_stale_save_over_the_wire_is_refused_and_the_newer_state_kept(
     first = await as_world_server(cluster, "Atlantis/8")
     second = await as_world_server(cluster, "Atlantis/9")
     try:
-        loaded = msgspec.convert(await first.call("load_character", account, "Contested"), CharacterState)
+        loaded = msgspec.convert(await first.call("load_character", account, "Contested"),
+                                 CharacterState)
         assert loaded.version == 1
         mine = msgspec.structs.replace(loaded, gold=10, x=11.0)
         theirs = msgspec.structs.replace(loaded, gold=99, x=99.0)  # based on the same version
@@ -110,7 +115,8 @@ async def test_stale_save_over_the_wire_is_refused_and_the_newer_state_kept(
         stale = msgspec.convert(await second.call("save_character", theirs, False), SaveResult)
         assert (stale.ok, stale.version, stale.reason) == (False, 2, "stale")
 
-        again = msgspec.convert(await first.call("load_character", account, "Contested"), CharacterState)
+        again = msgspec.convert(await first.call("load_character", account, "Contested"),
+                                CharacterState)
         assert (again.gold, again.x, again.version) == (10, 11.0, 2)
         db = await Database.open(cluster.database_url("characters"), schema="characters")
         try:

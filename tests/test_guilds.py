@@ -249,7 +249,8 @@ async def test_migration_from_0001_keeps_characters_and_adds_guilds(
         assert await current_revision(db_url, "characters") == await head_revision("characters")
         elder = await CharacterStore(db).load(5, "avalon", "elder")
         assert elder is not None
-        assert (elder.zone, elder.x, elder.y, elder.level, elder.gold) == ("keep", 3.5, 4.5, 12, 700)
+        assert (elder.zone, elder.x, elder.y, elder.level, elder.gold) == (
+            "keep", 3.5, 4.5, 12, 700)
         assert (elder.inventory, elder.data, elder.version) == (["staff"], {"quest": "done"}, 9)
         info = await GuildStore(db).create("avalon", elder.id, "Old Guard")
         assert roster(info) == [("Elder", "leader")]
@@ -325,7 +326,8 @@ async def test_guild_chat_reaches_members_on_every_world_server(two_servers: Clu
         await bob.wait_for(lambda s: expected in s.guild_chat)
         await alice.wait_for(lambda s: expected in s.guild_chat)
         await bob.guild_say("ahoy from the harbor")
-        await alice.wait_for(lambda s: ("Tide Riders", "Bastian", "ahoy from the harbor") in s.guild_chat)
+        heard = ("Tide Riders", "Bastian", "ahoy from the harbor")
+        await alice.wait_for(lambda s: heard in s.guild_chat)
         # carol is on bob's world server but not in the guild: she heard nothing of it
         with pytest.raises(RpcError) as outsider:
             await carol.guild_say("let me in")

@@ -1,4 +1,7 @@
-"""The master in a whole cluster: world tickets at a real world, manhole kicks through daemon, world and zone, restarts."""
+"""The master in a whole cluster: world tickets at a real world, manhole kicks, restarts.
+
+Kicks travel through the daemon, the WorldServer and the zone.
+"""
 
 from __future__ import annotations
 

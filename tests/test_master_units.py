@@ -1,4 +1,7 @@
-"""Unit tests of the master's logic with injected clocks: back-off limiter, bans, login queue, world list, metrics."""
+"""Unit tests of the master's logic with injected clocks.
+
+Back-off limiter, bans, login queue, world list, metrics.
+"""
 
 from __future__ import annotations
 
@@ -204,7 +207,8 @@ class _Event:
         return False
 
 
-def _gate(clock: Clock, capacity: int = 2, timeout_s: float = 3.0) -> tuple[WorldGate, WorldRegistry]:
+def _gate(clock: Clock, capacity: int = 2,
+          timeout_s: float = 3.0) -> tuple[WorldGate, WorldRegistry]:
     registry = WorldRegistry(timeout_s, clock=clock)
     registry.announce(AnnounceWorld("W", "127.0.0.1", 2006, "127.0.0.1", 7001, capacity))
     gate = WorldGate(registry, LoginQueues(clock=clock), lambda world: b"k" * 32, 30.0,

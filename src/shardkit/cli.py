@@ -18,7 +18,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     try:
         settings = load_settings(root)
     except ConfigError as exc:
-        sys.exit(f"shardkit: {exc}\n(run 'shardkit init' or 'shardkit up' in {root} to create the config)")
+        sys.exit(f"shardkit: {exc}\n"
+                 f"(run 'shardkit init' or 'shardkit up' in {root} to create the config)")
     setup_logging(settings.server.cluster.log_level, args.command)
     secure_data_dir(settings.data_dir, create=False)
     return settings
@@ -202,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("characters", cmd_characters, "run the CharacterServer")
     p = command("daemon", cmd_daemon, "run the WorldDaemon of one world")
     p.add_argument("--world", required=True)
-    p = command("world", cmd_world, "run one WorldServer (normally started by its daemon or an imp)")
+    p = command("world", cmd_world,
+                "run one WorldServer (normally started by its daemon or an imp)")
     p.add_argument("--world")
     p.add_argument("--standby", help="wait, imported, for an imp to hand over a cluster"
                                      " (it writes this file, then sends SIGUSR1)")

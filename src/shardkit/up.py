@@ -1,4 +1,4 @@
-"""``shardkit up``: the whole cluster on one machine, each component its own process, stopped together."""
+"""``shardkit up``: the whole cluster on one machine, each component its own process."""
 
 from __future__ import annotations
 

@@ -109,8 +109,10 @@ class Web(msgspec.Struct, forbid_unknown_fields=True):
     tls_key: str = ""  # PEM private key file
     allowed_origins: list[str] = msgspec.field(default_factory=list)  # [] = any page may use /ws
     max_message_bytes: Annotated[int, msgspec.Meta(ge=256)] = 16 * 1024  # browser -> cluster
-    max_server_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024  # cluster -> browser
-    max_in_flight_bytes: Annotated[int, msgspec.Meta(ge=16 * 1024)] = 256 * 1024  # per link, each way
+    # cluster -> browser
+    max_server_message_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
+    # per link, each way
+    max_in_flight_bytes: Annotated[int, msgspec.Meta(ge=16 * 1024)] = 256 * 1024
     idle_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0  # session without any message
     session_linger_s: Annotated[float, msgspec.Meta(ge=0)] = 60.0  # session kept with no link open
     connect_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0

@@ -109,7 +109,8 @@ class MasterServer:
         self._stop.set()
 
     def decoy(self, username: str) -> Verifier:
-        return decoy_verifier(self._decoy_key, username, self.settings.server.master.scram_iterations)
+        iterations = self.settings.server.master.scram_iterations
+        return decoy_verifier(self._decoy_key, username, iterations)
 
     # ------------------------------------------------------------ sessions
     def open_session(self, conn: RpcConnection, account_id: int) -> None:
@@ -190,7 +191,8 @@ class MasterServer:
             port = await http.start(cfg.status_host, cfg.status_port)
         except OSError as exc:
             log.error("status page not started on %s:%s: %s", cfg.status_host, cfg.status_port, exc)
-            announce(f"master status page (http) NOT started on {cfg.status_host}:{cfg.status_port}:"
+            announce("master status page (http) NOT started on "
+                     f"{cfg.status_host}:{cfg.status_port}:"
                      f" {exc}")
             return None
         announce(f"master status page (http) listening on {cfg.status_host}:{port}"
