@@ -244,9 +244,10 @@ class FakeDaemon:
             AnnounceWorld(world, host, port, "127.0.0.1", 1, capacity)))
         return daemon
 
-    async def heartbeat(self, population: int, status: str = "up") -> None:
+    async def heartbeat(self, population: int, status: str = "up",
+                        crash_loops: tuple[str, ...] = ()) -> None:
         """Send a heartbeat; wait until the master has handled it (a call, not a notification)."""
-        await self.conn.call("heartbeat", self.world, population, status)
+        await self.conn.call("heartbeat", self.world, population, status, list(crash_loops))
 
     def close(self) -> None:
         self.conn.close("fake daemon done")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -356,6 +357,24 @@ async def test_status_page_and_metrics(master: MasterProcess) -> None:
         assert name in body
     assert (await http_get(master.status_port, "/nope"))[0] == 404
     assert (await http_get(master.status_port, "/", method="POST"))[0] == 405
+
+
+async def test_status_page_shows_crash_looping_world_servers(master: MasterProcess) -> None:
+    daemon = await FakeDaemon.announce(master, "Loopland", "127.0.0.1", 9, 10)
+    try:
+        await daemon.heartbeat(0, "up", ("1",))
+        status, body = await http_get(master.status_port, "/status.json")
+        world = next(w for w in json.loads(body)["worlds"] if w["name"] == "Loopland")
+        assert status == 200 and world["crash_loops"] == ["1"], world
+        status, page = await http_get(master.status_port, "/")
+        assert "CRASH LOOP: Loopland/1" in page
+        await daemon.heartbeat(0, "up")  # it recovered: the mark goes away
+        world = next(w for w in json.loads((await http_get(master.status_port,
+                                                           "/status.json"))[1])["worlds"]
+                     if w["name"] == "Loopland")
+        assert world["crash_loops"] == [], world
+    finally:
+        daemon.close()
 
 
 # ------------------------------------------------------------------------- durability

@@ -147,7 +147,12 @@ class WorldDaemon:
                 if status == "up" and self._characters_seen and not self.characters.up.is_set():
                     status = "unavailable"  # the master refuses entry: characters cannot load
                 MasterServiceApi(self.master_link).heartbeat(
-                    Heartbeat(self.world.name, self.clusters.population(), status))
+                    Heartbeat(self.world.name, self.clusters.population(), status,
+                              self._crash_loops()))
+
+    def _crash_loops(self) -> list[str]:
+        return [str(n) for n, slot in sorted(self.supervisor.book.slots.items())
+                if slot.tracker.crash_loop]
 
     # ------------------------------------------ console and reboots (reboot.py)
     def layout(self) -> WorldLayout:

@@ -107,6 +107,7 @@ class Heartbeat(msgspec.Struct, array_like=True):
     name: str
     population: int
     status: str = "up"
+    crash_loops: list[str] = []  # WorldServers (cluster numbers) the daemon marks crash-looping
 
 
 class DaemonAddress(msgspec.Struct):

@@ -96,13 +96,18 @@ class MasterServer:
     def uptime_s(self) -> float:
         return time.monotonic() - self._started
 
+    def _crash_loops(self, world: str) -> list[str]:
+        known = self.registry.get(world)
+        return list(known.crash_loops) if known else []
+
     def status_data(self) -> dict[str, Any]:
         """What the status page and ``/status.json`` show."""
         return {
             "uptime_s": round(self.uptime_s(), 1),
             "sessions": len(self.sessions),
             "queued": self.queues.total(),
-            "worlds": [msgspec.structs.asdict(w) for w in self.gate.listing()],
+            "worlds": [{**msgspec.structs.asdict(w), "crash_loops": self._crash_loops(w.name)}
+                       for w in self.gate.listing()],
         }
 
     def request_stop(self) -> None:

@@ -31,8 +31,8 @@ class ServicePort:
     def heartbeat(self, conn: RpcConnection, p: Heartbeat) -> None:
         """A daemon's periodic population report (a notification is fine)."""
         assert conn.identity is not None
-        if p.name == conn.identity.name and self.registry.heartbeat(p.name, p.population,
-                                                                     p.status):
+        if p.name == conn.identity.name and self.registry.heartbeat(
+                p.name, p.population, p.status, [c[:16] for c in p.crash_loops[:64]]):
             self.gate.heartbeat(p.name)
 
     @rpc("daemons", roles=("characters",))

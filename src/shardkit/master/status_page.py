@@ -23,18 +23,24 @@ _PAGE = """<!doctype html>
 </head><body>
 <h1>shardkit master</h1>
 <p>up {uptime} &middot; {sessions} players logged in &middot; {queued} waiting in queues</p>
-<table><tr><th>world</th><th>status</th><th>population</th><th>capacity</th><th>queue</th></tr>
+<table><tr><th>world</th><th>status</th><th>population</th><th>capacity</th><th>queue</th>
+<th>crash-looping WorldServers</th></tr>
 {rows}
 </table></body></html>
 """
 
 
 def _html(data: dict[str, Any]) -> str:
+    def looping(w: dict[str, Any]) -> str:
+        names = [f"{w['name']}/{c}" for c in w.get("crash_loops", [])]
+        return "CRASH LOOP: " + ", ".join(names) if names else "-"
+
     rows = "\n".join(
         "<tr>" + "".join(f"<td>{html.escape(str(w[k]))}</td>"
-                         for k in ("name", "status", "population", "capacity", "queue")) + "</tr>"
+                         for k in ("name", "status", "population", "capacity", "queue"))
+        + f"<td>{html.escape(looping(w))}</td></tr>"
         for w in data["worlds"]
-    ) or '<tr><td colspan="5">no worlds announced</td></tr>'
+    ) or '<tr><td colspan="6">no worlds announced</td></tr>'
     minutes, seconds = divmod(int(data["uptime_s"]), 60)
     return _PAGE.format(uptime=f"{minutes // 60}h{minutes % 60:02d}m{seconds:02d}s",
                         sessions=data["sessions"], queued=data["queued"], rows=rows)

@@ -17,6 +17,7 @@ class KnownWorld:
     population: int = 0
     reported_status: str = "up"
     last_seen: float = 0.0
+    crash_loops: tuple[str, ...] = ()
 
 
 class WorldRegistry:
@@ -36,12 +37,14 @@ class WorldRegistry:
             entry.reported_status = "up"
             entry.last_seen = self._clock()
 
-    def heartbeat(self, name: str, population: int, status: str) -> bool:
+    def heartbeat(self, name: str, population: int, status: str,
+                  crash_loops: list[str] | None = None) -> bool:
         entry = self._worlds.get(name)
         if entry is None:
             return False
         entry.population = max(0, population)
         entry.reported_status = status
+        entry.crash_loops = tuple(crash_loops or ())
         entry.last_seen = self._clock()
         return True
 
