@@ -1,12 +1,11 @@
 """Reads that cost SQLite one trip to its driver thread, for hot paths such as the login.
 
-Through SQLAlchemy's aiosqlite adapter, one SELECT is about eight trips between the event loop
-and the connection's thread (BEGIN, cursor, execute, fetch, close, the rollback on checkin),
-each of which waits for the loop's next turn and for the GIL. While the loop is busy (a
-hostile flood on another connection) and the machine is loaded, each trip can cost tens of
-ms, so a one-row lookup took 300 ms. :func:`fetch_all` runs the compiled statement and
-fetches its rows in one trip (plus the checkin's rollback); other backends use the ordinary
-path.
+Through SQLAlchemy's aiosqlite adapter, one SELECT is eight trips between the event loop and
+the connection's thread (BEGIN, cursor, execute, fetch, close, the rollback on checkin); each
+waits for the loop's next turn, the GIL and a CPU for both threads. Under the fuzz benchmark
+on a loaded machine a one-row lookup took up to 300-450 ms that way. :func:`fetch_all` runs
+the compiled statement and fetches its rows in one trip (plus the checkin's rollback);
+other backends take the ordinary path.
 """
 
 from __future__ import annotations
