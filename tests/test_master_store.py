@@ -140,3 +140,33 @@ async def test_verifier_change_and_login_history(db: Database) -> None:
     assert not await accounts.has_logged_in_from(bob.id, "203.0.113.7")  # failures do not count
     after = await accounts.get(bob.id)
     assert after is not None and after.last_login_at is not None
+
+
+async def test_login_lookups_match_the_orm_and_cost_sqlite_one_trip(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AccountStore(db)
+    await store.create("LegitLogin", b"s" * 16, b"k" * 32, b"v" * 32, 4096)
+    account = await store.get_by_name("legitlogin")
+    await store.record_logins([LoginRecord(account.id if account else None, "127.0.0.1", True,
+                                           utcnow())])
+    account = await store.get_by_name("legitlogin")  # with its last_login_at now
+    assert account is not None and account.last_login_at is not None
+    trips = 0
+    if db.dialect == "sqlite":
+        import aiosqlite.core
+
+        plain = aiosqlite.core.Connection._execute
+
+        async def counted(self: object, *args: object, **kwargs: object) -> object:
+            nonlocal trips
+            trips += 1
+            return await plain(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    found = await store.get_many_by_name(["LEGITLOGIN", "nobody", "x" * 64])
+    assert found == {"legitlogin": account}
+    if db.dialect == "sqlite":
+        # the query and its rows in one trip, the pool's rollback on checkin in another
+        # (through the ORM-style path it was eight: BEGIN, cursor, execute, fetch, close, ...)
+        assert trips <= 2

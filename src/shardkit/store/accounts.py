@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from shardkit.store.bans import BanRecord, BanStore
 from shardkit.store.database import Database, NameTaken, name_key, raise_name_taken, utcnow
 from shardkit.store.master_tables import ROLES, Account, LoginAttempt
+from shardkit.store.one_trip import fetch_all
 from shardkit.store.registration_keys import (
     KeyRefused,
     RegistrationKeyRecord,
@@ -185,9 +186,9 @@ class AccountStore:
         keys = sorted({name_key(name) for name in names})
         if not keys:
             return {}
-        async with self._db.engine.connect() as conn:  # core, not ORM: little work per row
-            rows = await conn.execute(select(_ACCOUNTS).where(_ACCOUNTS.c.name_key.in_(keys)))
-            return {row.name_key: _account(row) for row in rows}
+        async with self._db.engine.connect() as conn:  # one trip to SQLite's thread: login path
+            rows = await fetch_all(conn, select(_ACCOUNTS).where(_ACCOUNTS.c.name_key.in_(keys)))
+            return {row["name_key"]: _account(row) for row in rows}
 
     async def get(self, account_id: int) -> AccountRecord | None:
         """The account with this id, or None."""
