@@ -406,7 +406,8 @@ def test_the_up_summary_shows_the_ports_in_use_and_says_up_once(cluster: Cluster
     lines = cluster.up.lines
     end = cluster.up.wait_for_line(READY_LINE)
     assert sum(READY_LINE in line for line in lines) == 1
-    start = max(index for index in range(end) if lines[index] == "")  # it opens with a blank line
+    start = max(index for index in range(end)
+                if "players connect to the master at" in lines[index])  # its first line
     summary = "\n".join(lines[start:end])
     status = cluster.announced_port("master status page (http)")  # configured as 0
     assert f"status page: http://127.0.0.1:{status}/" in summary, summary
