@@ -267,4 +267,4 @@ async def test_a_sigkilled_up_leaves_no_process_after_two_seconds_and_saves_its_
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
         await asyncio.to_thread(up.process.wait, 10)
-        running.drop_databases()
+        await asyncio.to_thread(running.drop_databases)  # it runs its own event loop
