@@ -4,14 +4,14 @@ host 3; the player on host 4. Every process binds its host's own address, none l
 
 The cable between host 3 and host 2 is pulled for 10 s: the player, who reaches host 3's
 WorldServer over the bridge, keeps playing; the imp notices, re-dials and is linked again
-once the cable is back; every save acknowledged to the player is in the database.
-(Crossing to the zone on host 2 needs portals between WorldServers, which are not built
-yet: that step is left out.)
+once the cable is back; then the player walks through a portal into the zone of host 2's
+WorldServer; every save acknowledged to the player is in the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from netns_support import NetworkHosts, namespaces_unavailable
 from test_durability import stored_character
+from zone_support import CONTENT
 
 from shardkit.client.session import GameClient
 from shardkit.config.defaults import ensure_config
@@ -35,12 +36,14 @@ pytestmark = pytest.mark.cluster
 
 CUT_S = 10.0
 DAEMON_HOST = 2
+WEST_DOOR = (3.0, 45.0)  # the arena's portal to the field (tests/zone_content/zones.toml)
 
 
-def server_toml(address: str) -> str:
+def server_toml(address: str, content: Path) -> str:
     return f"""
 [cluster]
 data_dir = "data"
+content_dir = "{content}"
 bind = "{address}"
 public_address = "{address}"
 metrics_host = "{address}"
@@ -82,11 +85,11 @@ host = "{address}"
 host = "{address}"
 [[clusters]]
 number = 0
-zones = ["town"]
+zones = ["arena"]
 runs_on = "imp:imp3"
 [[clusters]]
 number = 1
-zones = ["meadow"]
+zones = ["field"]
 runs_on = "local"
 """
 
@@ -94,11 +97,12 @@ runs_on = "local"
 def host_roots(tmp_path: Path, hosts: NetworkHosts) -> dict[int, Path]:
     """One serverconfig/ per host (its own addresses), all with the same secrets."""
     roots = {}
+    content = peaceful_content(tmp_path / "content")
     for host in (1, 2, 3):
         root = tmp_path / f"host{host}"
         config = root / "serverconfig"
         (config / "worlds").mkdir(parents=True)
-        (config / "server.toml").write_text(server_toml(hosts.address(host)))
+        (config / "server.toml").write_text(server_toml(hosts.address(host), content))
         (config / "worlds" / "Atlantis.toml").write_text(world_toml(hosts.address(host)))
         if host == 1:
             ensure_config(root)
@@ -108,6 +112,20 @@ def host_roots(tmp_path: Path, hosts: NetworkHosts) -> dict[int, Path]:
             os.chmod(config / "secrets.toml", 0o600)
         roots[host] = root
     return roots
+
+
+def peaceful_content(folder: Path) -> Path:
+    """The zone tests' content without the arena's brute, so a long walk meets no killer."""
+    folder.mkdir()
+    for source in CONTENT.glob("*.toml"):
+        text = source.read_text()
+        if source.name == "zones.toml":
+            brute = '[[zones.arena.npcs]]\nkind = "brute"\ncount = 1\n'
+            start = text.index(brute)
+            end = text.index("\n\n", start) + 2
+            text = text[:start] + text[end:]
+        (folder / source.name).write_text(text)
+    return folder
 
 
 @pytest.fixture
@@ -179,7 +197,7 @@ async def play(hosts: NetworkHosts, settings: Settings) -> tuple[list[int], dict
         assert client.world.peer_ip == hosts.address(3)
         await client.create_character("Roamer")
         entered = await client.enter_game("Roamer")
-        assert entered.zone == "town"
+        assert entered.zone == "arena"
         assert client.zone is not None and client.zone.peer_ip == hosts.address(3)
         me = entered.entity_id
         await client.wait_for(lambda s: me in s.seen)
@@ -234,6 +252,22 @@ async def play(hosts: NetworkHosts, settings: Settings) -> tuple[list[int], dict
             await walk(0.5)  # saves resume once the daemon is reachable again
         assert len(saved) >= mended_saves + 2, saved
         facts["saves"] = (before_cut, mended_saves, len(saved))
+
+        # through the arena's west door into the field, on the daemon's host (2)
+        deadline = time.monotonic() + 30
+        while client.entered is None or client.entered.zone != "field":
+            assert time.monotonic() < deadline, (client.entered, client.state.notices)
+            here = client.state.seen.get(client.entered.entity_id) if client.entered else None
+            if here is not None and client.entered is not None and client.entered.zone == "arena":
+                dx, dy = WEST_DOOR[0] - here.x, WEST_DOOR[1] - here.y
+                length = max(1e-6, (dx * dx + dy * dy) ** 0.5)
+                with contextlib.suppress(Exception):  # the zone link may be closing under us
+                    client.move(dx / length, dy / length)
+            await asyncio.sleep(0.05)
+        assert client.zone is not None and client.zone.peer_ip == hosts.address(DAEMON_HOST)
+        crossed = client.entered.entity_id
+        await client.wait_for(lambda s: crossed in s.seen, timeout=10)
+        facts["crossed_to"] = client.zone.peer_ip
         assert await client.leave_game()
     finally:
         await client.close()
@@ -263,7 +297,8 @@ def test_world_across_four_hosts_survives_a_cut_imp_cable(
         links = [line for line in imp.lines if "imp imp3 linked to daemon" in line]
         assert len(links) >= 2, "\n".join(imp.lines[-40:])  # linked, and linked again
         print(f"cut {facts['cut_s']:.1f} s; imp unlinked after {facts['unlinked_after_s']:.1f} s;"
-              f" saves acknowledged (before cut, after mend, end): {facts['saves']}")
+              f" saves acknowledged (before cut, after mend, end): {facts['saves']};"
+              f" crossed to the field on {facts['crossed_to']}")
         for process in reversed(processes):
             assert process.stop() == 0, "\n".join(process.lines[-40:])
 
