@@ -171,7 +171,9 @@ def drive_bots(bots: int, args: argparse.Namespace, root: Path, up: RunningProce
         if finished:
             break
     code = process.process.wait()
-    report = json.loads(process.lines[-1]) if process.lines else {}
+    # the report is the bots' last JSON line (anything the bots log while closing comes after)
+    reports = [line for line in process.lines if line.startswith("{")]
+    report = json.loads(reports[-1]) if reports else {}
     if code != 0 or start is None or end is None:
         raise SystemExit(f"the bots failed (exit {code}); see their output above")
     window = max(end_at - start_at, 1e-6)
