@@ -8,30 +8,16 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from conftest import Cluster
+from gm_support import PASSWORD, register
 
 from shardkit.client.gm import GMClient
 from shardkit.client.session import GameClient
 from shardkit.master.forwarding import forward_key, forward_proof
-from shardkit.store.accounts import AccountStore
-from shardkit.store.database import Database
 from shardkit.web.ws_transport import BridgeDialer
 from shardkit.wire.rpc import RpcError, connect
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
-PASSWORD = "forwarded password"
-
-
-async def register(cluster: Cluster, name: str, role: str = "player") -> None:
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.register(name, PASSWORD)
-    await client.close()
-    if role != "player":
-        db = await Database.open(cluster.database_url("master"), schema="master")
-        try:
-            assert await AccountStore(db).set_role(name, role)
-        finally:
-            await db.close()
 
 
 @pytest.fixture

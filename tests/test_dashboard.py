@@ -12,17 +12,15 @@ import aiohttp
 import pytest
 from browser_support import Browser, browser_session, in_thread
 from conftest import Cluster
+from gm_support import PASSWORD, register
 
 from shardkit.client.gm import GMClient
 from shardkit.client.session import GameClient
 from shardkit.gm.schemas import AuditQuery
-from shardkit.store.accounts import AccountStore
-from shardkit.store.database import Database
 from shardkit.web.ws_transport import BridgeDialer
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
-PASSWORD = "dashboard password"
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +32,6 @@ def browser() -> Iterator[Browser]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
-
-
-async def register(cluster: Cluster, name: str, role: str = "player") -> None:
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.register(name, PASSWORD)
-    await client.close()
-    if role != "player":
-        db = await Database.open(cluster.database_url("master"), schema="master")
-        try:
-            assert await AccountStore(db).set_role(name, role)
-        finally:
-            await db.close()
 
 
 async def player_in_game(cluster: Cluster, name: str) -> GameClient:

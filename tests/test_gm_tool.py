@@ -13,27 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import Cluster
+from gm_support import PASSWORD, register
 from terminal_support import Terminal
 
 from shardkit.client.session import GameClient
-from shardkit.store.accounts import AccountStore
-from shardkit.store.database import Database
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
-PASSWORD = "gm password here"
-
-
-async def register(cluster: Cluster, name: str, role: str = "player") -> None:
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.register(name, PASSWORD)
-    await client.close()
-    if role != "player":
-        db = await Database.open(cluster.database_url("master"), schema="master")
-        try:
-            assert await AccountStore(db).set_role(name, role)
-        finally:
-            await db.close()
 
 
 async def player_in_game(cluster: Cluster, account: str, character: str) -> GameClient:
