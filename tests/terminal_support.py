@@ -49,8 +49,9 @@ class Terminal:
         return done.stdout
 
     def type(self, text: str) -> None:
-        """Type ``text`` literally (no key names)."""
-        self._run("send-keys", "-t", "t", "-l", text)
+        """Type ``text`` literally (no key names); ``--`` keeps a leading ``-`` (a generated
+        password may start with one) from being read as a tmux flag."""
+        self._run("send-keys", "-t", "t", "-l", "--", text)
 
     def press(self, *keys: str) -> None:
         """Press named keys: ``Enter``, ``BSpace``, ``C-c`` ..."""

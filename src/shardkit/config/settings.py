@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from shardkit.config.tokens import pasteable_token
+
 CONFIG_DIR = "serverconfig"
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 LOOPBACK_ONLY = ["127.0.0.1/32", "::1/128"]
@@ -320,7 +322,7 @@ def generate_secrets() -> Secrets:
         return pysecrets.token_hex(32)
 
     def password() -> str:
-        return pysecrets.token_urlsafe(18)
+        return pasteable_token(18)
 
     return Secrets(key(), key(), key(), key(), password(), password(), password())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import secrets
 from datetime import datetime
 from typing import Final, cast
 
@@ -12,6 +11,7 @@ import msgspec
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shardkit.config.tokens import pasteable_token
 from shardkit.store.database import Database, StoreError, utcnow
 from shardkit.store.master_tables import Account, RegistrationKey
 
@@ -72,7 +72,7 @@ class RegistrationKeyStore:
         """Make ``count`` new keys and return them (the only time they are seen in clear)."""
         if not 1 <= count <= 1000:
             raise ValueError("issue 1 to 1000 keys at a time")
-        keys = [secrets.token_urlsafe(12) for _ in range(count)]
+        keys = [pasteable_token(12) for _ in range(count)]
         now = utcnow()
         async with self._db.engine.begin() as conn:
             await conn.execute(
