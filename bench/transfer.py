@@ -11,8 +11,8 @@ library, and walks straight back in, ``--transfers`` times.
 Each transfer is timed from the moment the client sees itself inside the portal (the sync of
 the tick in which the zone found it there: the zone starts the transfer in that tick) to
 the first ``sync`` in the target zone that shows it (its first snapshot there); ``entered``
-is the time to the target zone's ``zone_login`` answer. The first snapshot waits for the
-target zone's next tick, up to one tick period after the player entered. Prints each
+is the time to the target zone's ``zone_login`` answer. The target zone sends the first
+snapshot right after that answer (the view as of its latest tick). Prints each
 transfer as it goes; the last line is one JSON object with ``transfers``, ``transfer_p50_ms``,
 ``transfer_p99_ms``, ``entered_p50_ms``, ``entered_p99_ms`` and ``tick_hz``.
 """

@@ -481,3 +481,28 @@ def test_a_teleported_player_sees_its_new_surroundings_at_once() -> None:
     assert message.leaves == [old_friend]
     assert {e[0] for e in message.enters} == {new_friend, npc}
     assert (traveller, 300.0, 300.0) in message.moves
+
+
+def test_a_player_who_joins_between_ticks_gets_its_view_at_once_and_then_only_changes() -> None:
+    zone = engine()
+    watcher = zone.join("Watcher", x=100.0, y=100.0)
+    assert zone.first_sync(watcher) is None  # before the first tick there is no state to show
+    zone.tick()
+    zone.sim.set_input(watcher, 1.0, 0.0)
+    zone.tick()
+    newcomer = zone.join("Newcomer", x=110.0, y=100.0)
+    payload = zone.first_sync(newcomer)
+    assert payload is not None
+    first = decode_notification(payload)
+    assert first.tick == zone.sim.tick  # numbered like the tick it shows
+    assert sorted(ids_of(first.enters)) == sorted([watcher, newcomer])
+    assert dict((m[0], m[1:]) for m in first.moves)[watcher] == zone.sim.position(watcher)
+    assert zone.first_sync(newcomer) is None  # owed once
+
+    following = messages(zone.tick())[newcomer]
+    assert following.tick == first.tick + 1
+    assert following.enters == []  # already told
+    assert ids_of(following.moves) == [watcher]  # only what changed: the watcher walks on
+    # the watcher is told of the newcomer by its own view's next rebuild, as before
+    seen = [messages(zone.tick())[watcher].enters for _ in range(4)]
+    assert [(newcomer, KIND_PLAYER, "Newcomer")] in seen

@@ -64,6 +64,16 @@ class ZoneEngine:
         self.interest.remove_client(eid)
         self.sim.remove(eid)
 
+    def first_sync(self, eid: int) -> bytes | None:
+        """The ``sync`` a client that joined since the last tick is owed now: its whole view as
+        of that tick (numbered like it), so it need not wait for the next tick to see the zone.
+        None if it has no client or has already been sent its view."""
+        row = self.interest.row_of.get(eid)
+        if row is None or not self.interest.row_rebuild[row] or self.sim.tick == 0:
+            return None
+        batch = self.interest.update(self.sim.table, self.sim.tick, only=(eid,))
+        return encode_frame(batch, self.sim.table).payload(eid)
+
     # tick ----------------------------------------------------------------
     def tick(self, *, hold: Collection[int] = ()) -> TickResult:
         """Advance one tick. ``hold``: clients whose connection cannot take more now (they get

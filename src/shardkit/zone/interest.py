@@ -158,17 +158,27 @@ class InterestManager:
 
     # ----------------------------------------------------------------- update
     def update(self, table: EntityTable, tick: int, *, hold: Collection[int] = (),
-               visible_events: list[tuple[int, int, int, int, int]] | None = None) -> SyncBatch:
-        """Advance every client not in ``hold`` (entity ids) to ``tick``; what to send each."""
+               visible_events: list[tuple[int, int, int, int, int]] | None = None,
+               only: Collection[int] | None = None) -> SyncBatch:
+        """Advance every client not in ``hold`` (entity ids) to ``tick``; what to send each.
+
+        ``only``: advance just these clients (and report none as behind), as the zone does for
+        a client that just entered, so that it sees its view before the next tick.
+        """
         c = self.config
         used = self.row_slot >= 0
-        active = used.copy()
-        held_rows = [self.row_of[e] for e in hold if e in self.row_of]
-        if held_rows:
-            active[held_rows] = False
-            self.row_rebuild[held_rows] = True  # re-centre when it is back
-        behind = used & ~active & (tick - self.row_last > c.max_behind)
-        too_far_behind = self.row_id[behind].tolist()
+        if only is not None:
+            active = np.zeros(self.capacity, bool)
+            active[[self.row_of[e] for e in only if e in self.row_of]] = True
+            too_far_behind: list[int] = []
+        else:
+            active = used.copy()
+            held_rows = [self.row_of[e] for e in hold if e in self.row_of]
+            if held_rows:
+                active[held_rows] = False
+                self.row_rebuild[held_rows] = True  # re-centre when it is back
+            behind = used & ~active & (tick - self.row_last > c.max_behind)
+            too_far_behind = self.row_id[behind].tolist()
 
         rows_all = np.arange(self.capacity)
         jumped = np.zeros(self.capacity, bool)

@@ -56,7 +56,18 @@ class PlayerPort:
         finally:
             session.entering = False
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
+        # right after this answer (which is written in the same step), not at the next tick
+        asyncio.get_running_loop().call_soon(self._first_sync, conn, entered.entity_id,
+                                             self.sim.tick)
         return entered
+
+    def _first_sync(self, conn: RpcConnection, eid: int, tick: int) -> None:
+        """Send a player who just entered its view now, unless a tick has sent it already."""
+        if conn.closed.is_set() or self.sim.tick != tick:
+            return
+        payload = self.roster.engine.first_sync(eid)
+        if payload is not None:
+            conn.send_encoded(payload)
 
     @rpc("input", Input)
     def input(self, conn: RpcConnection, p: Input) -> None:
