@@ -14,8 +14,9 @@ import pytest
 from zone_support import ZoneRig
 
 from shardkit.client.session import GameClient
-from shardkit.wire.rpc import RpcConnection, RpcError
+from shardkit.wire.rpc import RpcError
 from shardkit.zone.admin_schemas import GrantCharacter
+from shardkit.zone.roster import Player
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -206,10 +207,9 @@ def holding(rig: ZoneRig, name: str) -> None:
     """Make the zone see ``name``'s connection as one that cannot take more."""
     player = rig.server.roster.named(name)
     assert player is not None
-    held_conn = player.conn
 
-    def backlog(conn: RpcConnection) -> int:
-        return 10**9 if conn is held_conn else 0
+    def backlog(other: Player) -> int:
+        return 10**9 if other is player else 0
 
     rig.server.ticker.backlog = backlog
 
@@ -229,7 +229,7 @@ async def test_a_held_client_gets_the_latest_state_not_a_backlog(tmp_path: Path)
         assert ann.state.snapshots <= syncs + 1  # nothing (or the one under way) meanwhile
         await bob.wait_for(lambda s: s.tick >= held_at + 14)  # stopped for a few ticks
         where = bob.me()
-        rig.server.ticker.backlog = lambda conn: 0
+        rig.server.ticker.backlog = lambda other: 0
         await ann.wait_for(lambda s: s.snapshots > syncs + 1)
         assert ann.state.tick > held_at + 10  # it skipped ahead: no tick-by-tick backlog
         assert ann.state.snapshots <= syncs + 3

@@ -38,8 +38,8 @@ client held back for being slow gets the latest state, never a growing backlog).
 class Player:
     """A player in the zone: its entity, connection, loaded state, chat budget and outbox."""
 
-    __slots__ = ("attack_tick", "chat", "conn", "dropped", "eid", "mute_reason",
-                 "muted_until", "outbox", "outbox_bytes", "save_lock", "state")
+    __slots__ = ("attack_tick", "chat", "conn", "dropped", "eid", "fd", "mute_reason",
+                 "muted_until", "outbox", "outbox_bytes", "save_lock", "state", "transport")
 
     def __init__(self, eid: int, conn: RpcConnection, state: CharacterState,
                  chat: TokenBucket) -> None:
@@ -53,6 +53,10 @@ class Player:
         self.dropped = 0  # notifications dropped because the outbox was full
         self.muted_until, self.mute_reason = mute_of(state.data)
         self.attack_tick = -1  # the tick of its last attack: one per tick
+        # looked up once for the ticker's writes (the fd is valid while the transport is open)
+        self.transport = conn.writer.transport
+        sock = self.transport.get_extra_info("socket")
+        self.fd = -1 if sock is None else int(sock.fileno())
 
     @property
     def name(self) -> str:

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
-from shardkit.wire.rpc import RpcConnection
 from shardkit.zone.engine import ZoneEngine
 from shardkit.zone.outcomes import Outcomes
 from shardkit.zone.roster import Player, Roster
@@ -36,19 +35,19 @@ RECENT_TICKS = 600
 """Tick times kept for the zone's status (a minute at 10 Hz)."""
 
 
-def unsent_bytes(conn: RpcConnection) -> int:
-    """What the connection's transport has not managed to send yet."""
-    transport = conn.writer.transport
+def unsent_bytes(player: Player) -> int:
+    """What the player's transport has not managed to send yet."""
+    transport = player.transport
     return 0 if transport.is_closing() else int(transport.get_write_buffer_size())
 
 
-def writable_fd(conn: RpcConnection) -> int:
-    """The connection's socket if its transport has nothing waiting to be sent, else -1."""
-    transport = conn.writer.transport
+def writable_fd(player: Player) -> int:
+    """The player's socket if its transport is open with nothing waiting to be sent, else -1
+    (once the transport is closing, its fd may be closed and its number reused)."""
+    transport = player.transport
     if transport.is_closing() or transport.get_write_buffer_size():
         return -1
-    sock = transport.get_extra_info("socket")
-    return -1 if sock is None else int(sock.fileno())
+    return player.fd
 
 
 SPLIT_WRITES = 64
@@ -117,7 +116,7 @@ class Ticker:
         self.roster = roster
         self.outcomes = outcomes
         self.hold_bytes = hold_bytes
-        self.backlog: Callable[[RpcConnection], int] = unsent_bytes
+        self.backlog: Callable[[Player], int] = unsent_bytes
         self.observe = observe
         self.on_late = on_late
         self.on_sent = on_sent
@@ -133,7 +132,7 @@ class Ticker:
         started = time.perf_counter()
         players = self.roster.players
         hold_bytes, backlog = self.hold_bytes, self.backlog
-        held = [eid for eid, p in players.items() if backlog(p.conn) > hold_bytes]
+        held = [eid for eid, p in players.items() if backlog(p) > hold_bytes]
         self.held = len(held)
         result = self.engine.tick(hold=held)
         self.outcomes.deliver(result.events)
@@ -147,7 +146,7 @@ class Ticker:
             if player.outbox:
                 data = b"".join((payload, *player.take_outbox()))
             sent += len(data)
-            fd = writable_fd(player.conn)
+            fd = writable_fd(player)
             if fd >= 0:
                 direct.append((player, fd, data))
             else:
@@ -157,7 +156,7 @@ class Ticker:
             player = players.get(eid)
             if player is not None and eid not in self._dropping:
                 log.info("%s is too far behind (%d bytes unsent): disconnected",
-                         quote(player.name), unsent_bytes(player.conn))
+                         quote(player.name), unsent_bytes(player))
                 self._dropping.add(eid)
                 background(self._drop(eid, player.account_id))
         self.on_sent(sent)
