@@ -194,9 +194,9 @@ class AccountPort:
         guard.succeeded(ip, record.id)
         try:
             await self.login_log.record(record.id, ip, True)
-        except Exception:  # not durable, so not logged in: the client may simply try again
+        except RuntimeError:  # the master is stopping: an unrecorded login is not let in
             conn.identity = None
-            close_after_reply(conn, "login history unavailable")
+            close_after_reply(conn, "login history closed")
             raise RpcError("unavailable", "the master cannot record logins right now") from None
         return LoginDone(server_final, AccountInfo(record.id, record.name, record.role))
 
