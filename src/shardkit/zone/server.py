@@ -10,6 +10,7 @@ import time
 
 from shardkit.config.settings import Settings, WorldSettings
 from shardkit.content import content_dir, load_content
+from shardkit.runtime.collector import BetweenTicks
 from shardkit.runtime.main import announce
 from shardkit.runtime.metrics import ProcessMetrics, histogram_snapshot
 from shardkit.wire.handshake import derive_key
@@ -90,11 +91,17 @@ class ZoneServer:
             lambda: self._recent_ticks(labels), ("world", "zone", "quantile"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
         crossings = Crossings(self.roster, self.world_link, world)
+        collector = BetweenTicks()
         self.ticker = Ticker(self.engine, self.roster,
                              Outcomes(self.roster, portal_zones=same_server,
                                       crossing=crossings.take),
                              observe=self._tick_histogram.labels(*labels).observe,
-                             on_late=late.inc, on_sent=sent.inc)
+                             on_late=late.inc, on_sent=sent.inc, collector=collector)
+        self.metrics.live_gauge(
+            "shardkit_zone_gc_collections",
+            "Garbage collections run between ticks, by generation (none run inside a tick).",
+            lambda: {(*labels, str(g)): float(n) for g, n in enumerate(collector.collections)},
+            ("world", "zone", "generation"))
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
         self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from shardkit.runtime.collector import BetweenTicks
 from shardkit.runtime.peerlog import quote
 from shardkit.runtime.tasks import background
 from shardkit.zone.engine import ZoneEngine
@@ -111,7 +112,8 @@ class Ticker:
                  hold_bytes: int = HOLD_BYTES,
                  observe: Callable[[float], None] = lambda seconds: None,
                  on_late: Callable[[int], None] = lambda ticks: None,
-                 on_sent: Callable[[int], None] = lambda sent: None) -> None:
+                 on_sent: Callable[[int], None] = lambda sent: None,
+                 collector: BetweenTicks | None = None) -> None:
         self.engine = engine
         self.roster = roster
         self.outcomes = outcomes
@@ -126,6 +128,7 @@ class Ticker:
         self.held = 0  # clients held in the last tick
         self._dropping: set[int] = set()  # too far behind: being saved and disconnected
         self.writer = SocketWriter()
+        self.collector = collector  # garbage collection in the time between ticks, if given
 
     # ------------------------------------------------------------------ one tick
     def tick(self) -> None:
@@ -173,6 +176,16 @@ class Ticker:
 
     # -------------------------------------------------------------------- the loop
     async def run(self) -> None:
+        collector = self.collector
+        if collector is not None:
+            collector.start()
+        try:
+            await self._run(collector)
+        finally:
+            if collector is not None:
+                collector.stop()
+
+    async def _run(self, collector: BetweenTicks | None) -> None:
         loop = asyncio.get_running_loop()
         period = self.period
         start = loop.time()
@@ -192,6 +205,8 @@ class Ticker:
                 # a zone whose ticks take longer than the period must not stop reading
                 await asyncio.sleep(0)
             self.tick()
+            if collector is not None:
+                collector.after_tick()
 
     # ------------------------------------------------------------------ figures
     def percentiles_ms(self) -> tuple[float, float]:
