@@ -48,7 +48,8 @@ def test_automatic_collection_is_off_while_started_and_restored_after(gc_restore
 def test_after_a_tick_the_due_generation_is_collected_as_cpython_would(gc_restored: None) -> None:
     clock = Clock()
     gc.set_threshold(100, 3, 10)
-    collector = BetweenTicks(full_every_s=60.0, clock=clock)
+    told: list[int] = []
+    collector = BetweenTicks(full_every_s=60.0, clock=clock, on_collect=told.append)
     collector.start()
     gc.collect()
     assert collector.after_tick() == -1  # nothing allocated: nothing due
@@ -63,6 +64,9 @@ def test_after_a_tick_the_due_generation_is_collected_as_cpython_would(gc_restor
     clock.now = 61.0
     assert collector.after_tick() != 2
     assert collector.collections[2] == 1
+    ran = [g for g in runs if g >= 0]
+    assert told[:len(ran) + 1] == [*ran, 2]  # each collection is told, in order
+    assert len(told) == sum(collector.collections)
     collector.stop()
 
 

@@ -65,13 +65,15 @@ class BetweenTicks:
     """
 
     def __init__(self, full_every_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_collect: Callable[[int], None] = lambda generation: None) -> None:
         if full_every_s <= 0:
             raise ValueError(f"full_every_s must be > 0, got {full_every_s}")
         self.full_every_s = full_every_s
         self.clock = clock
         self._last_full = clock()
         self._was_enabled = False
+        self.on_collect = on_collect  # told the generation of each collection it ran
         self.collections = [0, 0, 0]  # run by after_tick, per generation
 
     def start(self) -> None:
@@ -101,4 +103,5 @@ class BetweenTicks:
                 return -1
         gc.collect(generation)
         self.collections[generation] += 1
+        self.on_collect(generation)
         return generation

@@ -91,17 +91,17 @@ class ZoneServer:
             lambda: self._recent_ticks(labels), ("world", "zone", "quantile"))
         same_server = next((spec.zones for spec in world.clusters if name in spec.zones), [name])
         crossings = Crossings(self.roster, self.world_link, world)
-        collector = BetweenTicks()
+        collections = self.metrics.counter(
+            "shardkit_zone_gc_collections_total",
+            "Garbage collections run between ticks, by generation (none runs inside a tick).",
+            ("world", "zone", "generation"))
+        collector = BetweenTicks(
+            on_collect=lambda generation: collections.labels(*labels, str(generation)).inc())
         self.ticker = Ticker(self.engine, self.roster,
                              Outcomes(self.roster, portal_zones=same_server,
                                       crossing=crossings.take),
                              observe=self._tick_histogram.labels(*labels).observe,
                              on_late=late.inc, on_sent=sent.inc, collector=collector)
-        self.metrics.live_gauge(
-            "shardkit_zone_gc_collections",
-            "Garbage collections run between ticks, by generation (none run inside a tick).",
-            lambda: {(*labels, str(g)): float(n) for g, n in enumerate(collector.collections)},
-            ("world", "zone", "generation"))
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
         self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
         for service in (WorldEvents(self.roster.kick), self.admin):
