@@ -270,3 +270,21 @@ async def test_portals_move_within_the_world_server_and_report_others(tmp_path: 
         saved = rig.world.characters["ann"]
         assert (saved.zone, saved.x, saved.y) == ("field", 50.0, 50.0)  # saved over there
         assert (await rig.admin.status()).players == 0
+
+
+async def test_a_mute_is_over_only_when_its_time_has_come_even_if_the_timer_fires_early(
+        tmp_path: Path) -> None:
+    async with ZoneRig(tmp_path) as rig:
+        ann = await rig.player("Ann")
+        start = time.time()
+
+        def slow() -> float:
+            """A zone clock at 90% speed: the loop's timer fires before this says the time."""
+            return start + (time.time() - start) * 0.9
+
+        rig.server.admin.clock = slow
+        until = slow() + 0.3
+        assert (await rig.admin.mute("Ann", until, "testing")).ok
+        await ann.wait_for(lambda s: s.muted is not None)
+        await ann.wait_for(lambda s: s.muted is None, timeout=5)
+        assert slow() >= until  # told only once the zone's clock reached the end

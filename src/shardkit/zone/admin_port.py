@@ -114,6 +114,10 @@ class ZoneAdmin:
         """Tell a player its mute is over (unless it was lifted, changed, or it left)."""
         if player.muted_until != until or self.roster.players.get(player.eid) is not player:
             return
+        early = until - self.clock()
+        if early > 0:  # the loop's timers may fire a millisecond early (uvloop counts in ms)
+            asyncio.get_running_loop().call_later(early, self._mute_ran_out, player, until)
+            return
         player.muted_until, player.mute_reason = 0.0, ""
         notify(player.conn, Muted(0.0, ""))
 
