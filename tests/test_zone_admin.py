@@ -16,6 +16,7 @@ from zone_support import ZoneRig
 from shardkit.client.session import GameClient
 from shardkit.wire.rpc import RpcError
 from shardkit.zone.admin_schemas import GrantCharacter
+from shardkit.zone.progress import MUTE_KEY
 from shardkit.zone.roster import Player
 
 pytestmark = pytest.mark.timeout(60)
@@ -116,6 +117,20 @@ async def test_a_mute_that_runs_out_is_told_and_chat_is_heard_again(tmp_path: Pa
         await ann.zone_say("free again")
         await bob.wait_for(lambda s: ("Ann", "free again") in s.chat)
         assert (await rig.admin.inspect("Ann")).muted_until == 0.0
+
+
+async def test_a_mute_saved_on_the_character_is_told_at_entry_and_when_it_runs_out(
+        tmp_path: Path) -> None:
+    async with ZoneRig(tmp_path) as rig:
+        until = time.time() + 1.0
+        ann = await rig.player("Ann", data={MUTE_KEY: [until, "still cooling down"]})
+        await ann.wait_for(lambda s: s.muted is not None)  # told at entry, with why
+        told = ann.state.muted
+        assert told is not None and (told.until, told.reason) == (until, "still cooling down")
+        await refused("muted", ann.zone_say("let me talk"))
+        await ann.wait_for(lambda s: s.muted is None, timeout=10)  # and told when it ends
+        assert time.time() >= until
+        await ann.zone_say("free again")
 
 
 async def test_teleport_to_another_zone_of_the_world_server_saves_it_there(

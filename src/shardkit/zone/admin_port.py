@@ -106,9 +106,23 @@ class ZoneAdmin:
             raise RpcError("bad_params", "`until`: a Unix time in the future")
         player.muted_until, player.mute_reason = p.until, clean_text(p.reason, 200)
         notify(player.conn, Muted(player.muted_until, player.mute_reason))
-        asyncio.get_running_loop().call_later(p.until - now, self._mute_ran_out, player, p.until)
+        self._tell_when_over(player, p.until - now)
         background(self.roster.save(player))  # a mute outlives a relog
         return Ok()
+
+    def restore_mute(self, player: Player) -> None:
+        """A player entering with a mute still running (saved on its character) is told so,
+        right after its ``zone_login`` answer, and told again when the mute runs out."""
+        left = player.muted_until - self.clock()
+        if left <= 0:
+            return
+        asyncio.get_running_loop().call_soon(
+            notify, player.conn, Muted(player.muted_until, player.mute_reason))
+        self._tell_when_over(player, left)
+
+    def _tell_when_over(self, player: Player, seconds: float) -> None:
+        asyncio.get_running_loop().call_later(seconds, self._mute_ran_out, player,
+                                              player.muted_until)
 
     def _mute_ran_out(self, player: Player, until: float) -> None:
         """Tell a player its mute is over (unless it was lifted, changed, or it left)."""
@@ -116,7 +130,7 @@ class ZoneAdmin:
             return
         early = until - self.clock()
         if early > 0:  # the loop's timers may fire a millisecond early (uvloop counts in ms)
-            asyncio.get_running_loop().call_later(early, self._mute_ran_out, player, until)
+            self._tell_when_over(player, early)
             return
         player.muted_until, player.mute_reason = 0.0, ""
         notify(player.conn, Muted(0.0, ""))

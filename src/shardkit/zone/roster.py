@@ -119,6 +119,7 @@ class Roster:
         self.world = world
         self.clock = clock
         self.on_population = on_population
+        self.on_enter: Callable[[Player], None] = lambda player: None  # once it is in
         self.players: dict[int, Player] = {}
         self.by_account: dict[int, Player] = {}
         self.by_name: dict[str, Player] = {}
@@ -163,6 +164,7 @@ class Roster:
         sessions.of(conn).player = player
         conn.on_close(lambda c: self._disconnected(player))
         self.on_population(len(self.players))
+        self.on_enter(player)
         progress = self.sim.progress(eid)
         log.info("%s entered %s at (%.1f, %.1f)%s", quote(state.name), self.zone, progress.x,
                  progress.y, " (spawn area)" if new_here else "")

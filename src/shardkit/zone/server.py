@@ -104,6 +104,7 @@ class ZoneServer:
                              on_late=late.inc, on_sent=sent.inc, collector=collector)
         self.chat = ZoneChat(self.roster, self.world_api, say_radius=self.sim.zone.say_radius)
         self.admin = ZoneAdmin(self.roster, self.ticker, self.content, zones_here=same_server)
+        self.roster.on_enter = self.admin.restore_mute
         for service in (WorldEvents(self.roster.kick), self.admin):
             world_router.add_service(service)
         self.port: RpcServer | None = None
