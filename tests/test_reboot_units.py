@@ -178,6 +178,7 @@ class FakeClient:
         self.character = "Hero"
         self.entered: Any = object()
         self.failures = failures
+        self.game_failures: list[RpcError | OSError] = []
         self.calls: list[str] = []
 
     def changed(self) -> None:
@@ -190,6 +191,8 @@ class FakeClient:
 
     async def enter_game(self, character: str) -> None:
         self.calls.append(f"game {character}")
+        if self.game_failures:
+            raise self.game_failures.pop(0)
 
 
 async def test_follower_retries_until_the_world_is_back_then_enters_the_game() -> None:
@@ -218,6 +221,40 @@ async def test_follower_gives_up_on_a_lasting_error_and_says_so() -> None:
     tries = FakeClient([RpcError("world_down", "down")] * 100)
     assert not await WorldFollower(tries, sleep=Clock(0).sleep).rejoin()
     assert len(tries.calls) == 14  # bounded
+
+
+async def test_following_a_portal_tries_at_once_then_waits_for_the_way_to_open() -> None:
+    client = FakeClient([])
+    client.game_failures = [RpcError("world_down", "WorldServer 1 is restarting"),
+                            OSError("refused")]
+    clock = Clock(0)
+    assert await WorldFollower(client, sleep=clock.sleep).follow_portal("harbor")
+    assert client.calls == ["game Hero"] * 3 and clock.slept == [0.3, 0.6]  # first at once
+    assert client.state.notices == [
+        "the way to harbor is not open yet (world_down: WorldServer 1 is restarting);"
+        " trying again"]  # told once, not at every try
+
+
+async def test_following_a_portal_gives_up_on_a_lasting_error_or_when_turned_off() -> None:
+    client = FakeClient([])
+    client.game_failures = [RpcError("no_such_character", "gone")]
+    follower = WorldFollower(client, sleep=Clock(0).sleep)
+    assert not await follower.follow_portal("harbor")
+    assert client.calls == ["game Hero"]
+    assert client.state.notices[-1] == (
+        "could not follow the portal to harbor: no_such_character: gone")
+
+    closing = FakeClient([])
+    closing.game_failures = [RpcError("world_down", "down")] * 100
+    follower = WorldFollower(closing, sleep=Clock(0).sleep)
+
+    async def turned_off(seconds: float) -> None:
+        follower.enabled = False  # the client closes while it waits
+
+    follower.sleep = turned_off
+    assert not await follower.follow_portal("harbor")
+    assert closing.calls == ["game Hero"]
+    assert not any("could not follow" in n for n in closing.state.notices)
 
 
 # ---------------------------------------------------------------- save retries

@@ -197,6 +197,10 @@ async def test_target_killed_before_admitting_leaves_the_character_at_the_target
         await client.wait_for(lambda s: s.portal is not None and s.portal.moved, timeout=15)
         await wait_logged(cluster, f"cluster 1 of {WORLD} registered", since, timeout=60)
         await wait_line(cluster, f"world {WORLD}/1 ready", mark, timeout=60)
+        # the client keeps trying to follow the portal, and gets in once WorldServer 1 is back
+        await client.wait_for(
+            lambda s: client.entered is not None and client.entered.zone == "harbor", timeout=60)
+        await in_harbor_only(cluster, client, account_id, "Sinka", 777, items)
     finally:
         await client.close()
     again = await logged_in(cluster, "sinker", register=False)  # at WorldServer 0, the entry

@@ -89,33 +89,72 @@ class WorldFollower:
         state.notices.append(f"{words}; getting back in by itself ...")
         client.changed()
         log.info("world %s lost (%s); rejoining", client.world_name, word)
-        delay, last = FIRST_DELAY_S, ""
-        for _attempt in range(ATTEMPTS):
-            await self.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY_S)
-            if not self.enabled:
-                return False
-            try:
-                await client.enter_world(client.world_name)
-                if character:
-                    await client.enter_game(character)
-            except RpcError as exc:
-                last = str(exc)
-                if exc.code not in RETRYABLE:
-                    break
-                continue
-            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                last = str(exc) or type(exc).__name__
-                continue
+
+        async def back_in() -> None:
+            await client.enter_world(client.world_name)
+            if character:
+                await client.enter_game(character)
+
+        last = await self._keep_trying(back_in)
+        if last is None:
             state.world_lost = None
             state.rejoined += 1
             back = f" as {character}" if character else ""
             state.notices.append(f"back in {client.world_name}{back}")
             client.changed()
             return True
+        if not self.enabled:
+            return False
         state.world_lost = None
-        state.rejoin_failed = (f"could not get back into {client.world_name} ({last or 'gave up'});"
+        state.rejoin_failed = (f"could not get back into {client.world_name} ({last});"
                                " choose your character again")
         state.notices.append(state.rejoin_failed)
         client.changed()
         return False
+
+    async def follow_portal(self, zone: str) -> bool:
+        """Enter the game again after a portal moved our character to ``zone``; while the way
+        there is not open yet (its WorldServer restarting), try again with the same back-off.
+        True once in; the player is told when it has to wait and when it gives up."""
+        client, state = self.client, self.client.state
+
+        def waiting(why: str) -> None:
+            if not told:
+                told.append(why)
+                state.notices.append(f"the way to {zone} is not open yet ({why}); trying again")
+                client.changed()
+
+        told: list[str] = []
+        last = await self._keep_trying(lambda: client.enter_game(client.character),
+                                       at_once=True, on_retry=waiting)
+        if last is None:
+            return True
+        if self.enabled:
+            state.notices.append(f"could not follow the portal to {zone}: {last}")
+            client.changed()
+        return False
+
+    async def _keep_trying(self, attempt: Callable[[], Awaitable[Any]], *, at_once: bool = False,
+                           on_retry: Callable[[str], None] = lambda why: None) -> str | None:
+        """Run ``attempt`` until it works (None) or fails for good, up to ``ATTEMPTS`` times
+        with growing pauses (the first one skipped if ``at_once``); else the last failure.
+        Stops early, saying "stopped", when the follower is turned off."""
+        delay, last = FIRST_DELAY_S, "gave up"
+        for number in range(ATTEMPTS):
+            if number or not at_once:
+                await self.sleep(delay)
+                delay = min(delay * 2, MAX_DELAY_S)
+            if not self.enabled:
+                return "stopped"
+            try:
+                await attempt()
+            except RpcError as exc:
+                last = str(exc)
+                if exc.code not in RETRYABLE:
+                    return last
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                last = str(exc) or type(exc).__name__
+            else:
+                return None
+            on_retry(last)
+        return last

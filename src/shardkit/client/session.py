@@ -234,11 +234,7 @@ class GameClient(GuildCalls):
         background(self._follow(portal))
 
     async def _follow(self, portal: Portal) -> None:
-        try:
-            await self.enter_game(self.character)
-        except (RpcError, OSError) as exc:
-            self.state.notices.append(f"could not follow the portal to {portal.zone}: {exc}")
-            self.changed()
+        await self.follower.follow_portal(portal.zone)  # retries while the way is not open
 
     def follow_transfer(self, transfer: Transfer) -> None:
         """A portal took our character to another WorldServer: go there and enter its zone."""

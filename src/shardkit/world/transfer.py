@@ -144,6 +144,12 @@ class TransferRedirect:
         if cluster is None:
             return None
         name = conn.identity.name if conn.identity else ""
-        ticket = await AdmitCalls.admit_transfer.send(self.daemon, AdmitTransfer(
-            cluster, account_id, name, character.name, character.id, character.zone))
+        try:
+            ticket = await AdmitCalls.admit_transfer.send(self.daemon, AdmitTransfer(
+                cluster, account_id, name, character.name, character.id, character.zone))
+        except RpcError as exc:
+            if exc.code != "no_such_cluster":
+                raise
+            raise RpcError("zone_down", f"{character.zone} is on WorldServer {cluster}, which is"
+                           " not up; try again shortly") from None
         return ZoneEntry(character.zone, ticket.host, ticket.port, ticket.ticket, transfer=True)
