@@ -117,14 +117,15 @@ class WorldFollower:
         there is not open yet (its WorldServer restarting), try again with the same back-off.
         True once in; the player is told when it has to wait and when it gives up."""
         client, state = self.client, self.client.state
+        told = False
 
         def waiting(why: str) -> None:
-            if not told:
-                told.append(why)
+            nonlocal told
+            if not told:  # once: the player needs to know it waits, not every try
+                told = True
                 state.notices.append(f"the way to {zone} is not open yet ({why}); trying again")
                 client.changed()
 
-        told: list[str] = []
         last = await self._keep_trying(lambda: client.enter_game(client.character),
                                        at_once=True, on_retry=waiting)
         if last is None:
@@ -138,7 +139,7 @@ class WorldFollower:
                            on_retry: Callable[[str], None] = lambda why: None) -> str | None:
         """Run ``attempt`` until it works (None) or fails for good, up to ``ATTEMPTS`` times
         with growing pauses (the first one skipped if ``at_once``); else the last failure.
-        Stops early, saying "stopped", when the follower is turned off."""
+        Stops early when the follower is turned off (callers check ``enabled``)."""
         delay, last = FIRST_DELAY_S, "gave up"
         for number in range(ATTEMPTS):
             if number or not at_once:

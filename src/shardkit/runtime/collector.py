@@ -74,7 +74,6 @@ class BetweenTicks:
         self._last_full = clock()
         self._was_enabled = False
         self.on_collect = on_collect  # told the generation of each collection it ran
-        self.collections = [0, 0, 0]  # run by after_tick, per generation
 
     def start(self) -> None:
         self._was_enabled = gc.isenabled()
@@ -102,6 +101,5 @@ class BetweenTicks:
             else:
                 return -1
         gc.collect(generation)
-        self.collections[generation] += 1
         self.on_collect(generation)
         return generation

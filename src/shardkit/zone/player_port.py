@@ -57,13 +57,13 @@ class PlayerPort:
             session.entering = False
         conn.identity = Identity("player", ticket.account_name, ticket.account_id)
         # right after this answer (which is written in the same step), not at the next tick
-        asyncio.get_running_loop().call_soon(self._first_sync, conn, entered.entity_id,
-                                             self.sim.tick)
+        asyncio.get_running_loop().call_soon(self._first_sync, conn, entered.entity_id)
         return entered
 
-    def _first_sync(self, conn: RpcConnection, eid: int, tick: int) -> None:
-        """Send a player who just entered its view now, unless a tick has sent it already."""
-        if conn.closed.is_set() or self.sim.tick != tick:
+    def _first_sync(self, conn: RpcConnection, eid: int) -> None:
+        """Send a player who just entered its view now (the engine sends nothing if a tick
+        has sent it already)."""
+        if conn.closed.is_set():
             return
         payload = self.roster.engine.first_sync(eid)
         if payload is not None:
