@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from conftest import Cluster, start_cluster
 from gm_support import admin_name, code_of, enter_as, entries, game_master, player_in_game
+from world_support import second_server
 
 from shardkit.characters.gm_schemas import ItemCount
 from shardkit.client.events import ClientState
@@ -20,12 +21,7 @@ from shardkit.wire.rpc import RpcError
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
-SECOND_SERVER = """
-[[clusters]]
-number = 1
-zones = ["harbor"]
-runs_on = "local"
-"""
+SECOND_SERVER = second_server("harbor")
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from conftest import Cluster
+from world_support import write_imp_only_world
 
 from shardkit.client.session import GameClient, ServerEvents
 from shardkit.content import content_dir, content_version
-from shardkit.testing.harness import free_port, start_shardkit
+from shardkit.testing.harness import start_shardkit
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import Router, RpcConnection, RpcError, connect
 
@@ -224,25 +225,6 @@ async def test_world_port_names_with_a_line_break_are_refused(
 # ------------------------------------------------------------------- one world per account
 
 
-SECOND_WORLD = """
-name = "Lemuria"
-capacity = 10
-world_port = 0
-ssh_port = 0
-zone_base_port = 0
-[daemon]
-world_port = {world_port}
-characters_port = {characters_port}
-imp_port = {imp_port}
-[daemon.console]
-port = {console_port}
-[[clusters]]
-number = 0
-zones = ["town"]
-runs_on = "imp:nobody"
-"""
-
-
 async def _as_world_server(cluster: Cluster, world: str, port: int) -> RpcConnection:
     """A connection to a daemon's port 7000, authenticated and registered as its WorldServer."""
     conn = await connect("127.0.0.1", port)
@@ -256,10 +238,8 @@ async def _as_world_server(cluster: Cluster, world: str, port: int) -> RpcConnec
 
 async def test_two_worlds_loading_one_account_at_once_put_it_in_play_once(
         cluster: Cluster) -> None:
-    ports = {key: free_port() for key in ("world_port", "characters_port", "imp_port",
-                                          "console_port")}
+    ports = write_imp_only_world(cluster.root)
     config = cluster.root / "serverconfig" / "worlds" / "Lemuria.toml"
-    config.write_text(SECOND_WORLD.format(**ports))
     daemon = start_shardkit(cluster.root, "daemon", "--world", "Lemuria")
     atlantis = lemuria = None
     try:

@@ -18,13 +18,14 @@ import pytest
 from conftest import Cluster, start_cluster
 from master_support import error_of
 from process_tree import Proc, descendants, find, still_running, wait_until_gone
+from world_support import second_server, write_imp_only_world
 
 from shardkit.client.session import GameClient
 from shardkit.config.settings import secrets_toml, write_private
 from shardkit.master.schemas import WorldEntry
 from shardkit.store.characters import CharacterStore
 from shardkit.store.database import Database
-from shardkit.testing.harness import free_port, start_shardkit
+from shardkit.testing.harness import start_shardkit
 from shardkit.wire.handshake import authenticate_service
 from shardkit.wire.rpc import RpcError, connect
 from shardkit.wire.tickets import issue_ticket
@@ -33,28 +34,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 WORLD = "Atlantis"
 PASSWORD = "identity password"
-SECOND_SERVER = """
-[[clusters]]
-number = 1
-zones = ["meadow"]
-runs_on = "local"
-"""
-OTHER_WORLD = """
-name = "Lemuria"
-world_port = 0
-ssh_port = 0
-zone_base_port = 0
-[daemon]
-world_port = {world_port}
-characters_port = {characters_port}
-imp_port = {imp_port}
-[daemon.console]
-port = {console_port}
-[[clusters]]
-number = 0
-zones = ["town"]
-runs_on = "imp:nobody"
-"""
+SECOND_SERVER = second_server("meadow")
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +86,7 @@ async def test_a_daemon_holding_one_worlds_key_cannot_announce_another(
     root = tmp_path / "lemuria"
     (root / "serverconfig" / "worlds").mkdir(parents=True)
     shutil.copy(two_servers.root / "serverconfig" / "server.toml", root / "serverconfig")
-    ports = {key: free_port() for key in ("world_port", "characters_port", "imp_port",
-                                          "console_port")}
-    (root / "serverconfig" / "worlds" / "Lemuria.toml").write_text(OTHER_WORLD.format(**ports))
+    write_imp_only_world(root)
     text = secrets_toml(secrets) + f'[world_keys]\nLemuria = "{secrets.world_key(WORLD).hex()}"\n'
     write_private(root / "serverconfig" / "secrets.toml", text)
     daemon = start_shardkit(root, "daemon", "--world", "Lemuria")

@@ -18,17 +18,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from conftest import Cluster, start_cluster
+from world_support import second_server
 
 from shardkit.client.session import GameClient
 from shardkit.wire.rpc import RpcError
 
 PASSWORD = "chat test password"
-SECOND_SERVER = """
-[[clusters]]
-number = 1
-zones = ["harbor"]
-runs_on = "local"
-"""
+SECOND_SERVER = second_server("harbor")
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # the players live for the module
 
 CONSOLE = """

@@ -24,6 +24,7 @@ import asyncssh
 import msgspec
 import pytest
 from conftest import Cluster, start_cluster
+from world_support import second_server
 
 from shardkit.characters.schemas import CharacterState
 from shardkit.client.session import GameClient
@@ -34,12 +35,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="module")]
 
 PASSWORD = "transfer test password"
 WORLD = "Atlantis"
-SECOND_SERVER = """
-[[clusters]]
-number = 1
-zones = ["harbor"]
-runs_on = "local"
-"""
+SECOND_SERVER = second_server("harbor")
 CONSOLE = """
 [ssh]
 host = "127.0.0.1"

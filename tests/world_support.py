@@ -4,12 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import telnetlib3
 
 from shardkit.client.session import GameClient
+from shardkit.testing.harness import free_port
 
 WAIT = 20.0
+
+
+def second_server(zone: str) -> str:
+    """World TOML for ``start_cluster(extra_clusters=...)``: WorldServer 1, on this host,
+    running ``zone``."""
+    return f'[[clusters]]\nnumber = 1\nzones = ["{zone}"]\nruns_on = "local"\n'
+
+
+def write_imp_only_world(root: Path, name: str = "Lemuria") -> dict[str, int]:
+    """A second world's TOML under ``root``, on free ports, whose one WorldServer (zone town)
+    runs on an imp nobody starts: its daemon serves, no WorldServer of it does. The ports."""
+    ports = {key: free_port() for key in ("world_port", "characters_port", "imp_port",
+                                          "console_port")}
+    (root / "serverconfig" / "worlds" / f"{name}.toml").write_text(f"""\
+name = "{name}"
+world_port = 0
+ssh_port = 0
+zone_base_port = 0
+[daemon]
+world_port = {ports["world_port"]}
+characters_port = {ports["characters_port"]}
+imp_port = {ports["imp_port"]}
+[daemon.console]
+port = {ports["console_port"]}
+[[clusters]]
+number = 0
+zones = ["town"]
+runs_on = "imp:nobody"
+""")
+    return ports
 
 
 class DaemonTelnet:
