@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from browser_support import Browser, browser_session, in_thread
 from conftest import Cluster
-from gm_support import PASSWORD, register
+from gm_support import PASSWORD, player_in_game, register
 
 from shardkit.client.gm import GMClient
 from shardkit.client.session import GameClient
@@ -32,16 +32,6 @@ def browser() -> Iterator[Browser]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
-
-
-async def player_in_game(cluster: Cluster, name: str) -> GameClient:
-    await register(cluster, name)
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.login(name, PASSWORD)
-    await client.enter_world("Atlantis")
-    await client.create_character(name)
-    await client.enter_game(name)
-    return client
 
 
 def web(cluster: Cluster) -> str:
@@ -78,7 +68,7 @@ def board_shows(browser: Browser, character: str) -> dict[str, Any] | None:
 async def test_an_admin_sees_the_cluster_and_acts_through_the_gm_port(
         cluster: Cluster, browser: Browser) -> None:
     await register(cluster, "Opsy", "admin")
-    player = await player_in_game(cluster, "Visible")
+    player = await player_in_game(cluster, "Visible", "Visible")
     try:
         await in_thread(log_in, browser, cluster, "Opsy")
         shown = await in_thread(browser.wait, "the world, its zones and the player",

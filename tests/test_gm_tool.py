@@ -13,24 +13,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Cluster
-from gm_support import PASSWORD, register
+from gm_support import PASSWORD, player_in_game, register
 from terminal_support import Terminal
-
-from shardkit.client.session import GameClient
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
-
-
-async def player_in_game(cluster: Cluster, account: str, character: str) -> GameClient:
-    await register(cluster, account)
-    client = GameClient("127.0.0.1", cluster.master_port)
-    await client.login(account, PASSWORD)
-    await client.enter_world("Atlantis")
-    await client.create_character(character)
-    entered = await client.enter_game(character)
-    await client.wait_for(lambda s: entered.entity_id in s.seen)
-    return client
 
 
 def gm_tool(cluster: Cluster, user: str, password_file: Path, *lines: str) -> list[str]:
